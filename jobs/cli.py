@@ -1,0 +1,165 @@
+"""`retailmax`: generate landing data and run the jobs. Errors end with one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from jobs.errors import BadArgumentError, ExitCode, MissingInputError, RetailMaxError
+from jobs.registry import JOBS, JobSpec, load_job
+from jobs.selection import Shard, describe, parse_shard, parse_store_list
+from jobs.settings import Settings, load_settings
+
+log = logging.getLogger("retailmax")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a job's `run` gets: settings, the business date, and the stores to process."""
+
+    settings: Settings
+    run_date: date
+    stores: tuple[int, ...] | None  # None: every store of stores.csv
+    shard: Shard | None
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"{value} is not a rate in [0, 0.5)")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; `retailmax --help` lists the jobs."""
+    jobs_help = "\n".join(f"  {spec.name:<11} {spec.summary}" for spec in JOBS.values())
+    parser = argparse.ArgumentParser(
+        prog="retailmax",
+        description="RetailMax lakehouse pipelines.",
+        epilog=f"jobs (retailmax run JOB):\n{jobs_help}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser(
+        "generate", help="write deterministic, realistic landing data for every source"
+    )
+    generate.add_argument("--stores", type=_positive, default=20, help="stores (default 20)")
+    generate.add_argument("--days", type=_positive, default=1, help="days (default 1)")
+    generate.add_argument("--start", type=_date, default=date(2024, 3, 4),
+                          help="first business date (default 2024-03-04)")
+    generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    generate.add_argument("--anomalies", type=_rate, default=0.0,
+                          help="share of POS lines to corrupt, e.g. 0.01 (default 0)")
+    generate.add_argument("--skus", type=_positive, default=5000, help="catalogue size")
+    generate.add_argument("--lines-per-store", type=_positive, default=20_000,
+                          help="mean POS lines per store and day (default 20000)")
+    generate.add_argument("--landing", type=Path, default=None,
+                          help="landing root (default: paths.landing_root of the conf)")
+    generate.add_argument("--env", default=None, help="conf environment (default RETAILMAX_ENV)")
+    generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    run = commands.add_parser("run", help="run one job for one business date")
+    run.add_argument("job", choices=sorted(JOBS), metavar="JOB", help=", ".join(sorted(JOBS)))
+    run.add_argument("--date", type=_date, required=True, help="business date YYYY-MM-DD")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--stores", help="store ids, e.g. 1-50,72 (default: all)")
+    scope.add_argument("--shard", help="shard I/N of the stores, e.g. 2/8")
+    run.add_argument("--env", default=None, help="conf environment (default RETAILMAX_ENV)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `retailmax` console script and `python -m jobs`."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "generate":
+            return _generate(args)
+        return _run(args)
+    except RetailMaxError as exc:
+        print(f"retailmax: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from jobs.generate import GenerateOptions, generate
+
+    landing = args.landing or Path(load_settings(args.env).landing_root)
+    started = time.perf_counter()
+    try:
+        result = generate(
+            GenerateOptions(
+                landing=landing,
+                stores=args.stores,
+                days=args.days,
+                start=args.start,
+                seed=args.seed,
+                anomalies=args.anomalies,
+                skus=args.skus,
+                lines_per_store=args.lines_per_store,
+                progress=not args.no_progress,
+            )
+        )
+    except ValueError as exc:
+        raise BadArgumentError(str(exc)) from None
+    seconds = time.perf_counter() - started
+    counts = ", ".join(f"{name}={rows:,}" for name, rows in sorted(result.counts.items()))
+    print(f"landing data written to {landing} in {seconds:.1f}s: {counts}")
+    print(f"manifest: {result.manifest_path}")
+    return int(ExitCode.OK)
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = JOBS[args.job]
+    stores = parse_store_list(args.stores) if args.stores else None
+    shard = parse_shard(args.shard) if args.shard else None
+    settings = load_settings(args.env)
+    _check_landing(settings, spec, args.date)
+    job = load_job(spec)
+    context = RunContext(settings=settings, run_date=args.date, stores=stores, shard=shard)
+    scope = describe(stores) if stores else (f"shard {args.shard}" if shard else "all stores")
+    log.info("run %s for %s (%s) on %s", spec.name, args.date, scope, settings.env)
+    figures = job(context)
+    log.info("done %s for %s: %s", spec.name, args.date, figures)
+    return int(ExitCode.OK)
+
+
+def _check_landing(settings: Settings, spec: JobSpec, run_date: date) -> None:
+    """Fails with one line when a local landing folder the job needs for the date is absent."""
+    root = settings.landing_root
+    if "://" in root:
+        return  # object storage: the job itself reports what it cannot list
+    for pattern in spec.landing_inputs:
+        folder = Path(root) / pattern.format(date=run_date.isoformat())
+        if not folder.is_dir():
+            raise MissingInputError(
+                f"no landing data for {spec.name} on {run_date}: {folder} does not exist"
+            )

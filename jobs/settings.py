@@ -1,0 +1,169 @@
+"""Typed settings: one YAML file per environment under conf/, chosen by RETAILMAX_ENV."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jobs.errors import ConfigError
+
+ENV_VAR = "RETAILMAX_ENV"
+CONF_DIR_VAR = "RETAILMAX_CONF_DIR"
+LANDING_ROOT_VAR = "RETAILMAX_LANDING_ROOT"
+LAKE_ROOT_VAR = "RETAILMAX_LAKE_ROOT"
+DEFAULT_ENV = "local"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Strict(BaseModel):
+    """Unknown keys and wrong types are errors, not silently ignored or coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PathSettings(_Strict):
+    """Where the landing zone, the lake and the jar cache are (local paths or URIs)."""
+
+    landing_root: str
+    lake_root: str
+    jar_cache: str
+
+
+class SparkSettings(_Strict):
+    """What the one session factory needs; `conf` entries override everything else."""
+
+    master: str | None
+    app_name: str = "retailmax"
+    shuffle_partitions: int = Field(gt=0)
+    driver_memory: str = "2g"
+    ui_enabled: bool = False
+    jars: Literal["cache", "image"]
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class ShardingSettings(_Strict):
+    """How many stores one shard (one Spark application) processes."""
+
+    stores_per_shard: int = Field(gt=0)
+
+
+class PodResources(_Strict):
+    """Resources of one Spark driver or executor pod."""
+
+    cores: int = Field(gt=0)
+    memory: str
+    instances: int = Field(default=1, gt=0)
+
+
+class KubernetesSettings(_Strict):
+    """Where and how SparkApplications run in production."""
+
+    namespace: str
+    connection_id: str
+    image: str
+    service_account: str
+    driver: PodResources
+    executor: PodResources
+
+
+class Settings(_Strict):
+    """All settings of one environment."""
+
+    env: str
+    backend: Literal["local", "kubernetes"]
+    paths: PathSettings
+    spark: SparkSettings
+    sharding: ShardingSettings
+    kubernetes: KubernetesSettings | None = None
+
+    @property
+    def landing_root(self) -> str:
+        """The landing zone root (a local path or a URI)."""
+        return self.paths.landing_root
+
+    @property
+    def lake_root(self) -> str:
+        """The lake root (a local path or a URI)."""
+        return self.paths.lake_root
+
+
+def conf_dir() -> Path:
+    """The conf folder: RETAILMAX_CONF_DIR, else ./conf, else the project's own conf/."""
+    if override := os.environ.get(CONF_DIR_VAR):
+        return Path(override)
+    cwd_conf = Path.cwd() / "conf"
+    return cwd_conf if cwd_conf.is_dir() else PROJECT_ROOT / "conf"
+
+
+def load_settings(env: str | None = None) -> Settings:
+    """Loads conf/<env>.yaml (env defaults to RETAILMAX_ENV, then `local`) and applies overrides."""
+    env_name = env or os.environ.get(ENV_VAR) or DEFAULT_ENV
+    path = conf_dir() / f"{env_name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        raise ConfigError(f"no conf file for environment '{env_name}': {path} (known: {known})")
+    raw = _read_yaml(path)
+    raw = _apply_env_overrides(raw)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+    if settings.backend == "kubernetes" and settings.kubernetes is None:
+        raise ConfigError(f"{path}: kubernetes: missing value (required when backend is kubernetes)")
+    return _resolve_relative_paths(settings, base=path.parent.parent)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _apply_env_overrides(raw: dict[str, Any]) -> dict[str, Any]:
+    paths = raw.get("paths")
+    if not isinstance(paths, dict):
+        return raw
+    overrides = {
+        "landing_root": os.environ.get(LANDING_ROOT_VAR),
+        "lake_root": os.environ.get(LAKE_ROOT_VAR),
+    }
+    merged = {**paths, **{key: value for key, value in overrides.items() if value}}
+    return {**raw, "paths": merged}
+
+
+def _first_error(exc: ValidationError) -> str:
+    """One line: the dotted key, what is wrong, and how many other problems there are."""
+    errors = exc.errors()
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"])
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = f"unknown key '{key}'"
+    elif kind == "missing":
+        message = f"{key}: missing value"
+    else:
+        message = f"{key}: {first['msg'].lower()} (got {first.get('input')!r})"
+    more = len(errors) - 1
+    return message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+def _is_uri(value: str) -> bool:
+    return "://" in value
+
+
+def _resolve_relative_paths(settings: Settings, base: Path) -> Settings:
+    resolved = {
+        name: value if _is_uri(value) or Path(value).is_absolute() else str((base / value).resolve())
+        for name, value in settings.paths.model_dump().items()
+    }
+    return settings.model_copy(update={"paths": PathSettings(**resolved)})

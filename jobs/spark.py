@@ -1,0 +1,59 @@
+"""The one Spark session factory: every entry point (CLI, jobs, tests) gets its session here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jobs.jars import cached_jar_paths
+from jobs.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+SESSION_TIME_ZONE = "UTC"
+
+
+def spark_conf(settings: Settings, extra_conf: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The full Spark conf for these settings: Delta, UTC, sizing; conf entries override all."""
+    conf = {
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.sql.session.timeZone": SESSION_TIME_ZONE,
+        "spark.sql.shuffle.partitions": str(settings.spark.shuffle_partitions),
+        "spark.driver.memory": settings.spark.driver_memory,
+        "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        # Java 17 + UTC everywhere: parsing of local timestamps never depends on the host zone.
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    }
+    if settings.spark.jars == "cache":
+        # Local: the jars `make setup` fetched once; nothing is resolved or downloaded here.
+        jar_paths = cached_jar_paths(Path(settings.paths.jar_cache))
+        conf["spark.jars"] = ",".join(str(path) for path in jar_paths)
+    # "image": the jars are on the image's Spark classpath already; nothing to add or download.
+    conf.update(settings.spark.conf)
+    conf.update(extra_conf or {})
+    return conf
+
+
+def get_spark(
+    settings: Settings,
+    app_name: str | None = None,
+    extra_conf: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """Returns the (possibly existing) Spark session for these settings, Delta enabled."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name or settings.spark.app_name)
+    if settings.spark.master:
+        builder = builder.master(settings.spark.master)
+    for key, value in spark_conf(settings, extra_conf).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
