@@ -1,4 +1,4 @@
-"""`retailmax`: generate landing data and run the jobs. Errors end with one line and an exit code."""
+"""`retailmax`: generate landing data and run jobs; an error ends with one line and an exit code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from jobs.errors import BadArgumentError, ExitCode, MissingInputError, RetailMaxError
+from jobs.errors import ExitCode, MissingInputError, RetailMaxError
 from jobs.registry import JOBS, JobSpec, load_job
 from jobs.selection import Shard, describe, parse_shard, parse_store_list
 from jobs.settings import Settings, load_settings
@@ -71,16 +71,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--stores", type=_positive, default=20, help="stores (default 20)")
     generate.add_argument("--days", type=_positive, default=1, help="days (default 1)")
-    generate.add_argument("--start", type=_date, default=date(2024, 3, 4),
-                          help="first business date (default 2024-03-04)")
+    generate.add_argument(
+        "--start",
+        type=_date,
+        default=date(2024, 3, 4),
+        help="first business date (default 2024-03-04)",
+    )
     generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    generate.add_argument("--anomalies", type=_rate, default=0.0,
-                          help="share of POS lines to corrupt, e.g. 0.01 (default 0)")
+    generate.add_argument(
+        "--anomalies",
+        type=_rate,
+        default=0.0,
+        help="share of POS lines to corrupt, e.g. 0.01 (default 0)",
+    )
     generate.add_argument("--skus", type=_positive, default=5000, help="catalogue size")
-    generate.add_argument("--lines-per-store", type=_positive, default=20_000,
-                          help="mean POS lines per store and day (default 20000)")
-    generate.add_argument("--landing", type=Path, default=None,
-                          help="landing root (default: paths.landing_root of the conf)")
+    generate.add_argument(
+        "--lines-per-store",
+        type=_positive,
+        default=20_000,
+        help="mean POS lines per store and day (default 20000)",
+    )
+    generate.add_argument(
+        "--landing",
+        type=Path,
+        default=None,
+        help="landing root (default: paths.landing_root of the conf)",
+    )
     generate.add_argument("--env", default=None, help="conf environment (default RETAILMAX_ENV)")
     generate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -114,22 +130,19 @@ def _generate(args: argparse.Namespace) -> int:
 
     landing = args.landing or Path(load_settings(args.env).landing_root)
     started = time.perf_counter()
-    try:
-        result = generate(
-            GenerateOptions(
-                landing=landing,
-                stores=args.stores,
-                days=args.days,
-                start=args.start,
-                seed=args.seed,
-                anomalies=args.anomalies,
-                skus=args.skus,
-                lines_per_store=args.lines_per_store,
-                progress=not args.no_progress,
-            )
+    result = generate(
+        GenerateOptions(
+            landing=landing,
+            stores=args.stores,
+            days=args.days,
+            start=args.start,
+            seed=args.seed,
+            anomalies=args.anomalies,
+            skus=args.skus,
+            lines_per_store=args.lines_per_store,
+            progress=not args.no_progress,
         )
-    except ValueError as exc:
-        raise BadArgumentError(str(exc)) from None
+    )
     seconds = time.perf_counter() - started
     counts = ", ".join(f"{name}={rows:,}" for name, rows in sorted(result.counts.items()))
     print(f"landing data written to {landing} in {seconds:.1f}s: {counts}")

@@ -1,4 +1,4 @@
-"""Checks the embedded runtime: pyspark with its jars, Java, the Delta jar cache, and a Delta round trip."""
+"""Checks the runtime: pyspark with its jars, Java 17, the Delta jar cache, a Delta round trip."""
 
 from __future__ import annotations
 

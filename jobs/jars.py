@@ -50,12 +50,13 @@ def missing_jars(cache_dir: Path) -> list[MavenJar]:
     return [
         jar
         for jar in required_jars()
-        if not (cache_dir / jar.file_name).is_file() or (cache_dir / jar.file_name).stat().st_size == 0
+        if not (cache_dir / jar.file_name).is_file()
+        or (cache_dir / jar.file_name).stat().st_size == 0
     ]
 
 
 def cached_jar_paths(cache_dir: Path) -> list[Path]:
-    """Paths of every required jar in cache_dir; a one-line error naming the fix if any is missing."""
+    """Paths of the required jars in cache_dir; one line naming the fix if one is missing."""
     missing = missing_jars(cache_dir)
     if missing:
         names = ", ".join(jar.coordinate for jar in missing)
@@ -68,11 +69,17 @@ def fetch_jars(cache_dir: Path) -> list[Path]:
     cache_dir.mkdir(parents=True, exist_ok=True)
     for jar in missing_jars(cache_dir):
         if shutil.which("mvn") is None:
-            raise RuntimeSetupError("Maven (mvn) is needed once to fetch the Delta jars; install it")
+            raise RuntimeSetupError(
+                "Maven (mvn) is needed once to fetch the Delta jars; install it"
+            )
         print(f"fetching {jar.coordinate} -> {cache_dir}", file=sys.stderr)
         command = [
-            "mvn", "-q", "-B", f"{DEPENDENCY_PLUGIN}:copy",
-            f"-Dartifact={jar.coordinate}", f"-DoutputDirectory={cache_dir}",
+            "mvn",
+            "-q",
+            "-B",
+            f"{DEPENDENCY_PLUGIN}:copy",
+            f"-Dartifact={jar.coordinate}",
+            f"-DoutputDirectory={cache_dir}",
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:

@@ -113,7 +113,9 @@ def load_settings(env: str | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc)}") from None
     if settings.backend == "kubernetes" and settings.kubernetes is None:
-        raise ConfigError(f"{path}: kubernetes: missing value (required when backend is kubernetes)")
+        raise ConfigError(
+            f"{path}: kubernetes: missing value (required when backend is kubernetes)"
+        )
     return _resolve_relative_paths(settings, base=path.parent.parent)
 
 
@@ -163,7 +165,9 @@ def _is_uri(value: str) -> bool:
 
 def _resolve_relative_paths(settings: Settings, base: Path) -> Settings:
     resolved = {
-        name: value if _is_uri(value) or Path(value).is_absolute() else str((base / value).resolve())
+        name: value
+        if _is_uri(value) or Path(value).is_absolute()
+        else str((base / value).resolve())
         for name, value in settings.paths.model_dump().items()
     }
     return settings.model_copy(update={"paths": PathSettings(**resolved)})

@@ -85,7 +85,9 @@ SOURCES: dict[str, Source] = {
             CONSENT_SCHEMA,
             ("event_id",),
         ),
-        Source("campaigns", "reference/campaigns.jsonl", "jsonl", CAMPAIGN_SCHEMA, ("campaign_id",)),
+        Source(
+            "campaigns", "reference/campaigns.jsonl", "jsonl", CAMPAIGN_SCHEMA, ("campaign_id",)
+        ),
     )
 }
 

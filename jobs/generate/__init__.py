@@ -15,6 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from jobs.errors import BadArgumentError
 from jobs.generate.common import csv_bytes, rng_for, write_bytes
 from jobs.generate.customers import make_people, write_customer_day
 from jobs.generate.ecommerce import DayOrders, make_orders, write_orders_day
@@ -33,6 +34,7 @@ STREAM_ANOMALIES = 50
 PEOPLE_PER_STORE = 200
 DEFAULT_LINES_PER_STORE = 20_000
 DEFAULT_SKUS = 5_000
+STORES_PER_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def generate(options: GenerateOptions) -> GenerateResult:
     result.add("stores", options.stores)
     result.add("products", options.skus)
     result.add("campaigns", len(campaigns))
+    result.add("warehouses", warehouses.num_rows)
     result.add(
         "opening_stock",
         write_opening_stock(landing, seed, options.start, stores, products, warehouse_ids),
@@ -103,15 +106,31 @@ def generate(options: GenerateOptions) -> GenerateResult:
     ) as bar:
         for index in range(options.days):
             day = options.start + timedelta(days=index)
-            bar.set_postfix_str(f"{day} POS")
-            lines = make_day(
-                seed, index, day, stores, products, campaigns, loyalty_ids,
-                options.lines_per_store,
-            )
-            written = write_pos_day(
-                landing, lines, anomaly_rng, options.anomalies, index == 0, pos_manifest
-            )
-            result.add("pos_lines", written)
+            # Stores in chunks: memory follows the chunk, not the size of the network.
+            for chunk, start in enumerate(range(0, options.stores, STORES_PER_CHUNK)):
+                bar.set_postfix_str(f"{day} POS from store {start + 1}")
+                some_stores = stores.chunk(start, start + STORES_PER_CHUNK)
+                lines = make_day(
+                    seed,
+                    index,
+                    day,
+                    some_stores,
+                    products,
+                    campaigns,
+                    loyalty_ids,
+                    options.lines_per_store,
+                    chunk,
+                )
+                written = write_pos_day(
+                    landing,
+                    lines,
+                    some_stores.store_id,
+                    anomaly_rng,
+                    options.anomalies,
+                    index == 0 and chunk == 0,
+                    pos_manifest,
+                )
+                result.add("pos_lines", written)
             bar.set_postfix_str(f"{day} other sources")
             today = make_orders(seed, index, day, options.stores, products, people)
             result.add("ecommerce_orders", write_orders_day(landing, day, today, yesterday))
@@ -126,7 +145,8 @@ def generate(options: GenerateOptions) -> GenerateResult:
 
     result.manifest_path = landing / MANIFEST_NAME
     result.manifest_path.write_text(
-        json.dumps(_manifest(options, result, pos_manifest), indent=1, sort_keys=True, default=int) + "\n",
+        json.dumps(_manifest(options, result, pos_manifest), indent=1, sort_keys=True, default=int)
+        + "\n",
         encoding="utf-8",
     )
     return result
@@ -134,16 +154,14 @@ def generate(options: GenerateOptions) -> GenerateResult:
 
 def _check(options: GenerateOptions) -> None:
     if options.stores < 1 or options.days < 1:
-        raise ValueError("--stores and --days must be at least 1")
+        raise BadArgumentError("--stores and --days must be at least 1")
     if not 0.0 <= options.anomalies < 0.5:
-        raise ValueError("--anomalies must be a rate in [0, 0.5)")
+        raise BadArgumentError("--anomalies must be a rate in [0, 0.5)")
     if not 1 <= options.skus < 999_999:
-        raise ValueError("--skus must be between 1 and 999998")
+        raise BadArgumentError("--skus must be between 1 and 999998")
 
 
-def _manifest(
-    options: GenerateOptions, result: GenerateResult, pos: PosManifest
-) -> dict[str, Any]:
+def _manifest(options: GenerateOptions, result: GenerateResult, pos: PosManifest) -> dict[str, Any]:
     """The run's parameters, counts, and every injected anomaly with its expected outcome."""
     return {
         "options": {

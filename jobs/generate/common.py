@@ -101,9 +101,10 @@ def write_bytes(path: Path, payload: bytes) -> None:
     """Writes a file (gzip with a fixed mtime for .gz, so that the bytes are reproducible)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
-        with open(path, "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1
-        ) as gz:
+        with (
+            open(path, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) as gz,
+        ):
             gz.write(payload)
     else:
         path.write_bytes(payload)

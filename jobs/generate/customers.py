@@ -14,15 +14,67 @@ from jobs.contracts.customers import LOYALTY_TIERS
 from jobs.generate.common import csv_bytes, local_ts_strings, rng_for, write_bytes, zero_padded
 
 STREAM_PEOPLE, STREAM_CUSTOMER_DAY = 20, 21
-FIRST_NAMES = ["Jean", "Marie", "Pierre", "Camille", "Louis", "Léa", "Hugo", "Chloé", "Lucas",
-               "Manon", "Nathan", "Inès", "Théo", "Sarah", "Jules", "Emma", "Noah", "Zoé",
-               "Gabriel", "Anaïs", "Raphaël", "Juliette", "Arthur", "Clara"]
-LAST_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand",
-              "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David",
-              "Bertrand", "Roux", "Vincent", "Fournier", "Morel", "Girard", "André", "Mercier"]
+FIRST_NAMES = [
+    "Jean",
+    "Marie",
+    "Pierre",
+    "Camille",
+    "Louis",
+    "Léa",
+    "Hugo",
+    "Chloé",
+    "Lucas",
+    "Manon",
+    "Nathan",
+    "Inès",
+    "Théo",
+    "Sarah",
+    "Jules",
+    "Emma",
+    "Noah",
+    "Zoé",
+    "Gabriel",
+    "Anaïs",
+    "Raphaël",
+    "Juliette",
+    "Arthur",
+    "Clara",
+]
+LAST_NAMES = [
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefebvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Mercier",
+]
 DOMAINS = ["gmail.com", "orange.fr", "free.fr", "hotmail.fr", "yahoo.fr", "laposte.net"]
-TYPO_DOMAINS = {"gmail.com": "gmial.com", "orange.fr": "ornage.fr", "free.fr": "fre.fr",
-                "hotmail.fr": "hotmial.fr", "yahoo.fr": "yaho.fr", "laposte.net": "lapost.net"}
+TYPO_DOMAINS = {
+    "gmail.com": "gmial.com",
+    "orange.fr": "ornage.fr",
+    "free.fr": "fre.fr",
+    "hotmail.fr": "hotmial.fr",
+    "yahoo.fr": "yaho.fr",
+    "laposte.net": "lapost.net",
+}
 FOREIGN_SHARE = 0.03
 
 
@@ -76,8 +128,15 @@ def _pick(rng: np.random.Generator, count: int, *arrays: pa.Array) -> pa.Array:
 
 
 def _dirty_name(rng: np.random.Generator, name: pa.Array) -> pa.Array:
-    return _pick(rng, len(name), name, name, pc.utf8_upper(name), pc.utf8_lower(name),
-                 pc.binary_join_element_wise(" ", name, "  ", ""))
+    return _pick(
+        rng,
+        len(name),
+        name,
+        name,
+        pc.utf8_upper(name),
+        pc.utf8_lower(name),
+        pc.binary_join_element_wise(" ", name, "  ", ""),
+    )
 
 
 def _dirty_email(rng: np.random.Generator, email: pa.Array) -> pa.Array:
@@ -98,8 +157,9 @@ def _dirty_phone(rng: np.random.Generator, mobile: np.ndarray, foreign: np.ndarr
     spaced = pc.binary_join_element_wise(pc.binary_join_element_wise("0", head, ""), *pairs, " ")
     dotted = pc.binary_join_element_wise(pc.binary_join_element_wise("0", head, ""), *pairs, ".")
     e164 = pc.binary_join_element_wise("+33", digits, "")
-    intl = pc.binary_join_element_wise("+33 ", head, " ", pc.binary_join_element_wise(
-        *pairs, " "), "")
+    intl = pc.binary_join_element_wise(
+        "+33 ", head, " ", pc.binary_join_element_wise(*pairs, " "), ""
+    )
     zeros = pc.binary_join_element_wise("0033", digits, "")
     phone = _pick(rng, len(mobile), national, spaced, dotted, e164, intl, zeros)
     belgian = pc.binary_join_element_wise("+32 4", pc.utf8_slice_codeunits(digits, 1, 9), "")
@@ -110,7 +170,7 @@ def _dirty_birth(rng: np.random.Generator, birth: np.ndarray) -> pa.Array:
     stamps = pa.array(birth.astype("datetime64[s]"), pa.timestamp("s"))
     iso = pc.strftime(stamps, format="%Y-%m-%d")
     french = pc.strftime(stamps, format="%d/%m/%Y")
-    bad = pa.array(["31/02/1985"] * len(birth))
+    bad = pa.array(["31/02/1985"] * len(birth), pa.string())
     dirty = _pick(rng, len(birth), iso, iso, french)
     return pc.if_else(pa.array(rng.random(len(birth)) < 0.005), bad, dirty)
 
@@ -122,8 +182,9 @@ def write_customer_day(
     rng = rng_for(seed, STREAM_CUSTOMER_DAY, day_index)
     count = len(people.first)
     changed = np.ones(count, bool) if day_index == 0 else rng.random(count) < 0.004
-    postcode = np.where(changed & (day_index > 0), rng.integers(1000, 96000, count),
-                        people.postcode)
+    postcode = np.where(
+        changed & (day_index > 0), rng.integers(1000, 96000, count), people.postcode
+    )
     seconds = rng.integers(6 * 3600, 22 * 3600, count)
     updated = local_ts_strings(day, seconds)
     postcode_text = pc.cast(pa.array(postcode), pa.string())
@@ -143,10 +204,16 @@ def write_customer_day(
             "loyalty_id": people.loyalty_id,
             **columns,
             "home_store_id": pc.cast(pa.array(people.home_store), pa.string()),
-            "tier": pa.array(LOYALTY_TIERS).take(pa.array(rng.choice(3, count, p=[.7, .22, .08]))),
-            "enrolled_on": pc.strftime(pa.array(
-                (people.birth + 365 * 18 + (np.arange(count) % 3000)).astype("datetime64[s]"),
-                pa.timestamp("s")), format="%Y-%m-%d"),
+            "tier": pa.array(LOYALTY_TIERS).take(
+                pa.array(rng.choice(3, count, p=[0.7, 0.22, 0.08]))
+            ),
+            "enrolled_on": pc.strftime(
+                pa.array(
+                    (people.birth + 365 * 18 + (np.arange(count) % 3000)).astype("datetime64[s]"),
+                    pa.timestamp("s"),
+                ),
+                format="%Y-%m-%d",
+            ),
             "updated_at": updated,
         }
     ).filter(loyalty_mask)
@@ -156,21 +223,37 @@ def write_customer_day(
         {
             "crm_id": people.crm_id,
             **columns,
-            "city": pa.array(["Paris", "Lyon", "Lille", "Nantes"]).take(
-                pa.array(postcode % 4)),
+            "city": pa.array(["Paris", "Lyon", "Lille", "Nantes"]).take(pa.array(postcode % 4)),
             "birth_date": columns["birth_date"],
             "loyalty_card_id": records_card,
-            "created_at": local_ts_strings(day, np.full(count, 3600)) if day_index == 0
+            "created_at": local_ts_strings(day, np.full(count, 3600))
+            if day_index == 0
             else updated,
             "updated_at": updated,
         }
     ).filter(crm_mask)
-    crm = crm.select(["crm_id", "first_name", "last_name", "email", "phone", "postcode", "city",
-                      "birth_date", "loyalty_card_id", "created_at", "updated_at"])
+    crm = crm.select(
+        [
+            "crm_id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "postcode",
+            "city",
+            "birth_date",
+            "loyalty_card_id",
+            "created_at",
+            "updated_at",
+        ]
+    )
     if day_index > 0:
         # CRM keeps the record's creation time; only updated_at moves.
-        crm = crm.set_column(9, "created_at", local_ts_strings(
-            day - timedelta(days=400), np.full(crm.num_rows, 3600)))
+        crm = crm.set_column(
+            9,
+            "created_at",
+            local_ts_strings(day - timedelta(days=400), np.full(crm.num_rows, 3600)),
+        )
     stamp = f"export_date={day.isoformat()}"
     write_bytes(landing / "loyalty/members" / stamp / "loyalty_members.csv", csv_bytes(loyalty))
     write_bytes(landing / "crm/customers" / stamp / "crm_customers.csv", csv_bytes(crm))
@@ -192,9 +275,10 @@ def _write_consents(
     n = len(who)
     is_sms = rng.random(n) < 0.35
     action = np.where(rng.random(n) < 0.8, "OPT_IN", "OPT_OUT")
-    action[len(who) - repeat.sum():] = "OPT_OUT"
-    seconds = np.concatenate([rng.integers(8 * 3600, 18 * 3600, n - repeat.sum()),
-                              np.full(repeat.sum(), 20 * 3600)])
+    action[len(who) - repeat.sum() :] = "OPT_OUT"
+    seconds = np.concatenate(
+        [rng.integers(8 * 3600, 18 * 3600, n - repeat.sum()), np.full(repeat.sum(), 20 * 3600)]
+    )
     picked = pa.array(who)
     email = pc.if_else(pa.array(is_sms), None, pc.utf8_upper(people.email.take(picked)))
     phone_all = pc.binary_join_element_wise("0", pc.cast(pa.array(people.mobile), pa.string()), "")
@@ -208,7 +292,8 @@ def _write_consents(
             "action": action.tolist(),
             "event_ts": local_ts_strings(day, seconds),
             "source": pa.array(["WEBSITE", "STORE", "NEWSLETTER"]).take(
-                pa.array(rng.integers(0, 3, n))),
+                pa.array(rng.integers(0, 3, n))
+            ),
         }
     )
     folder = landing / "marketing/consents" / f"export_date={day.isoformat()}"

@@ -73,9 +73,10 @@ def make_day(
     campaigns: list[Campaign],
     loyalty_ids: pa.Array,
     lines_per_store: int,
+    chunk_index: int = 0,
 ) -> DayLines:
-    """Baskets, prices, promotions, returns and payments for every store on one day."""
-    rng = rng_for(seed, STREAM_POS, day_index)
+    """Baskets, prices, promotions, returns and payments for these stores on one day."""
+    rng = rng_for(seed, STREAM_POS, day_index, chunk_index)
     formats = stores.formats
     basket_mean = np.array([BASKET_LINES[f] for f in formats])
     expected_lines = lines_per_store * stores.size * WEEKDAY_FACTORS[day.weekday()]

@@ -67,6 +67,7 @@ class _Injection:
 def write_pos_day(
     landing: Path,
     lines: DayLines,
+    all_store_ids: np.ndarray,
     rng: np.random.Generator,
     anomaly_rate: float,
     drop_one_store: bool,
@@ -78,10 +79,11 @@ def write_pos_day(
     table = lines.table
     keep = np.ones(table.num_rows, dtype=bool)
     if anomaly_rate > 0 and drop_one_store and len(np.unique(lines.store_id)) > 1:
-        missing = int(rng.choice(np.unique(lines.store_id)[1:]))
-        keep &= lines.store_id != missing
-        manifest.missing_store_files.append({"sale_date": day.isoformat(), "store_id": missing})
+        keep &= lines.store_id != int(rng.choice(np.unique(lines.store_id)[1:]))
     kept = np.flatnonzero(keep)
+    # Every store without a file that day, injected or (at tiny volumes) without any sale.
+    for store in np.setdiff1d(all_store_ids, lines.store_id[kept]):
+        manifest.missing_store_files.append({"sale_date": day.isoformat(), "store_id": int(store)})
     file_key = lines.file_key[kept]
     table = table.take(pa.array(kept))
     facts = _Facts(lines, kept)
@@ -90,7 +92,7 @@ def write_pos_day(
     resend_same, resend_changed = _pick_resends(rng, starts, ends, anomaly_rate)
     in_resend = np.zeros(len(kept), dtype=bool)
     for index in (*resend_same, *resend_changed):
-        in_resend[starts[index]:ends[index]] = True
+        in_resend[starts[index] : ends[index]] = True
 
     injections, duplicated = _pick_injections(rng, facts, in_resend, anomaly_rate)
     malformed = np.zeros(len(kept), dtype=bool)
@@ -130,7 +132,9 @@ def write_pos_day(
         counts.valid_distinct += (end - start) - len(bad_rows)
         counts.quarantined += len(bad_rows)
         manifest.quarantined.extend(
-            _quarantine_entry(day, store, name, table, int(row), quarantine_rows[int(row)], raw_text)
+            _quarantine_entry(
+                day, store, name, table, int(row), quarantine_rows[int(row)], raw_text
+            )
             for row in bad_rows
         )
         if group in resend_same or group in resend_changed:
@@ -156,7 +160,12 @@ def write_pos_day(
         for _ in pool.map(lambda job: write_bytes(*job), jobs):
             if on_file:
                 on_file()
-    return sum(c.input_lines for (d, _), c in manifest.store_days.items() if d == day.isoformat())
+    these_stores = set(all_store_ids.tolist())
+    return sum(
+        counts.input_lines
+        for (sale_date, store), counts in manifest.store_days.items()
+        if sale_date == day.isoformat() and store in these_stores
+    )
 
 
 class _Facts:
@@ -172,6 +181,8 @@ class _Facts:
 
 
 def _group_bounds(file_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(file_key) == 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
     change = np.flatnonzero(np.diff(file_key)) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [len(file_key)]])
@@ -255,8 +266,8 @@ def _cases(
 
     def store_mismatch(table: pa.Table, rows: np.ndarray) -> pa.Table:
         position = np.searchsorted(stores, facts.store_id[rows])
-        other = stores[(position + 1) % len(stores)] if len(stores) > 1 else np.full(
-            len(rows), 999_999
+        other = (
+            stores[(position + 1) % len(stores)] if len(stores) > 1 else np.full(len(rows), 999_999)
         )
         return _replace(table, "store_id", rows, pc.cast(pa.array(other), pa.string()))
 
@@ -288,21 +299,27 @@ def _cases(
         ((contract.RULE_UNKNOWN_SKU,), unknown_sku),
         ((contract.RULE_DATE_MISMATCH,), date_mismatch),
         ((contract.RULE_BAD_PAYMENT_METHOD,), bad_payment),
-        ((contract.RULE_UNKNOWN_SKU, contract.RULE_BAD_PAYMENT_METHOD), unknown_sku_and_bad_payment),
+        (
+            (contract.RULE_UNKNOWN_SKU, contract.RULE_BAD_PAYMENT_METHOD),
+            unknown_sku_and_bad_payment,
+        ),
     ]
 
 
 def _raw_malformed_text(table: pa.Table) -> pa.Array:
     """Every row as a CSV line without its last field (11 of the 12 columns)."""
     columns = [table.column(name).combine_chunks() for name in contract.POS_COLUMNS[:-1]]
-    return pc.binary_join_element_wise(
-        *columns, ",", null_handling="replace", null_replacement=""
-    )
+    return pc.binary_join_element_wise(*columns, ",", null_handling="replace", null_replacement="")
 
 
 def _quarantine_entry(
-    day: date, store: int, file_name: str, table: pa.Table, row: int,
-    rules: tuple[str, ...], raw_text: Any,
+    day: date,
+    store: int,
+    file_name: str,
+    table: pa.Table,
+    row: int,
+    rules: tuple[str, ...],
+    raw_text: Any,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "sale_date": day.isoformat(),

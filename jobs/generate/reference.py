@@ -38,9 +38,14 @@ CATEGORIES = {
 BRANDS = ["RetailMax", "Nordica", "Solena", "Verano", "Alpina", "Maison Clair", "Kelto", "Orbis"]
 # Category price bands in cents (low, high) for a log-uniform list price.
 PRICE_BANDS = {
-    "Grocery": (50, 900), "Fresh": (60, 2500), "Beverages": (30, 4000),
-    "Household": (90, 1800), "Health & Beauty": (150, 3500), "Electronics": (900, 60000),
-    "Home & Garden": (200, 15000), "Textile": (300, 8000),
+    "Grocery": (50, 900),
+    "Fresh": (60, 2500),
+    "Beverages": (30, 4000),
+    "Household": (90, 1800),
+    "Health & Beauty": (150, 3500),
+    "Electronics": (900, 60000),
+    "Home & Garden": (200, 15000),
+    "Textile": (300, 8000),
 }
 # Mean basket size (lines per transaction) and registers per store by format.
 BASKET_LINES = {"HYPER": 7.0, "SUPER": 4.5, "PROXI": 2.5}
@@ -62,6 +67,17 @@ class Stores:
     region: np.ndarray
     city: np.ndarray
     opened_on: list[date]
+
+    def chunk(self, start: int, stop: int) -> Stores:
+        """The stores at positions [start, stop)."""
+        return Stores(
+            self.store_id[start:stop],
+            self.size[start:stop],
+            self.format_index[start:stop],
+            self.region[start:stop],
+            self.city[start:stop],
+            self.opened_on[start:stop],
+        )
 
     @property
     def formats(self) -> np.ndarray:
@@ -92,8 +108,12 @@ def make_stores(seed: int, count: int, start: date) -> Stores:
     format_index = np.where(rank < 0.15 * count, 0, np.where(rank < 0.55 * count, 1, 2))
     region_names = np.array(list(REGIONS))
     region = region_names[rng.integers(0, len(region_names), count)]
-    city = np.array([REGIONS[r][int(k) % len(REGIONS[r])] for r, k in
-                     zip(region, rng.integers(0, 100, count), strict=True)])
+    city = np.array(
+        [
+            REGIONS[r][int(k) % len(REGIONS[r])]
+            for r, k in zip(region, rng.integers(0, 100, count), strict=True)
+        ]
+    )
     opened_days = rng.integers(30, 30 * 365, count)
     opened_on = [start - timedelta(days=int(d)) for d in opened_days]
     return Stores(np.arange(1, count + 1), size, format_index, region, city, opened_on)
@@ -114,8 +134,12 @@ class Products:
         """products.csv as an Arrow table, in contract column order."""
         rng = rng_for(seed, STREAM_PRODUCTS, 1)
         count = len(self.category)
-        sub = np.array([CATEGORIES[c][int(k) % len(CATEGORIES[c])] for c, k in
-                        zip(self.category, rng.integers(0, 100, count), strict=True)])
+        sub = np.array(
+            [
+                CATEGORIES[c][int(k) % len(CATEGORIES[c])]
+                for c, k in zip(self.category, rng.integers(0, 100, count), strict=True)
+            ]
+        )
         brand = np.array(BRANDS)[rng.integers(0, len(BRANDS), count)]
         names = np.char.add(np.char.add(brand.astype(str), " "), sub.astype(str))
         names = np.char.add(np.char.add(names, " #"), (np.arange(count) + 1).astype(str))
@@ -221,12 +245,27 @@ def make_campaigns(
         length = int(rng.integers(5, 22))
         by_category = index % 3 == 2
         pct = int(rng.choice([10, 15, 20, 25, 30]))
-        skus = [] if by_category else sorted(
-            sku_list[int(i)] for i in rng.choice(min(len(sku_list), 400), size=12, replace=False)
+        skus = (
+            []
+            if by_category
+            else sorted(
+                sku_list[int(i)]
+                for i in rng.choice(
+                    min(len(sku_list), 400), size=min(len(sku_list), 12), replace=False
+                )
+            )
         )
         categories = [str(rng.choice(list(CATEGORIES)))] if by_category else []
-        controls = sorted(int(s) for s in rng.choice(stores.store_id, size=min(3, len(
-            stores.store_id)), replace=False)) if index % 2 == 0 else []
+        controls = (
+            sorted(
+                int(s)
+                for s in rng.choice(
+                    stores.store_id, size=min(3, len(stores.store_id)), replace=False
+                )
+            )
+            if index % 2 == 0
+            else []
+        )
         campaigns.append(
             Campaign(
                 campaign_id=f"CMP{index + 1:04d}",

@@ -38,7 +38,11 @@ def carried_skus(stores: Stores, products: Products) -> tuple[np.ndarray, np.nda
 
 
 def write_opening_stock(
-    landing: Path, seed: int, start: date, stores: Stores, products: Products,
+    landing: Path,
+    seed: int,
+    start: date,
+    stores: Stores,
+    products: Products,
     warehouse_ids: list[str],
 ) -> int:
     """On-hand per location and SKU at midnight before the first day."""
@@ -50,12 +54,15 @@ def write_opening_stock(
     n_sku = len(products.category)
     wh_sku = np.tile(np.arange(n_sku), len(warehouse_ids))
     wh_on_hand = rng.poisson(50 + popularity[wh_sku] * 400000)
-    location = pa.concat_arrays([
-        store_location(stores.store_id[store_index]),
-        pa.array(np.repeat(warehouse_ids, n_sku).tolist(), pa.string()),
-    ])
-    sku = pa.concat_arrays([products.sku.take(pa.array(sku_index)),
-                            products.sku.take(pa.array(wh_sku))])
+    location = pa.concat_arrays(
+        [
+            store_location(stores.store_id[store_index]),
+            pa.array(np.repeat(warehouse_ids, n_sku).tolist(), pa.string()),
+        ]
+    )
+    sku = pa.concat_arrays(
+        [products.sku.take(pa.array(sku_index)), products.sku.take(pa.array(wh_sku))]
+    )
     on_hand = np.concatenate([store_on_hand, wh_on_hand])
     table = pa.table(
         {
@@ -71,7 +78,12 @@ def write_opening_stock(
 
 
 def write_movements_day(
-    landing: Path, seed: int, day_index: int, day: date, stores: Stores, products: Products,
+    landing: Path,
+    seed: int,
+    day_index: int,
+    day: date,
+    stores: Stores,
+    products: Products,
     warehouse_ids: list[str],
 ) -> int:
     """Receipts at warehouses, deliveries to stores (out then in), adjustments and counts."""
@@ -83,11 +95,19 @@ def write_movements_day(
     # Receipts from suppliers, 04:00-12:00.
     n = RECEIPTS_PER_WAREHOUSE * len(warehouse_ids)
     wh = np.repeat(np.arange(len(warehouse_ids)), RECEIPTS_PER_WAREHOUSE)
-    parts.append(_movements(day, "RECEIPT", rng.integers(4 * 3600, 12 * 3600, n),
-                            pa.array(np.array(warehouse_ids)[wh].tolist()),
-                            products.sku.take(pa.array(_draw(rng, cdf, n))),
-                            rng.integers(2, 41, n) * 12, None, None,
-                            zero_padded(rng.integers(1, 10**6, n), 6, "PO")))
+    parts.append(
+        _movements(
+            day,
+            "RECEIPT",
+            rng.integers(4 * 3600, 12 * 3600, n),
+            pa.array(np.array(warehouse_ids)[wh].tolist(), pa.string()),
+            products.sku.take(pa.array(_draw(rng, cdf, n))),
+            rng.integers(2, 41, n) * 12,
+            None,
+            None,
+            zero_padded(rng.integers(1, 10**6, n), 6, "PO"),
+        )
+    )
 
     # Deliveries: TRANSFER_OUT at the warehouse 05:00, TRANSFER_IN at the store 09:00.
     delivered = np.flatnonzero(rng.random(len(stores.store_id)) < 0.5)
@@ -100,29 +120,65 @@ def write_movements_day(
     source = np.array(warehouse_ids)[stores.store_id[store_idx] % len(warehouse_ids)]
     transfer = zero_padded(stores.store_id[store_idx], 4, f"TR{day:%Y%m%d}-")
     sku = products.sku.take(pa.array(sku_idx))
-    parts.append(_movements(day, "TRANSFER_OUT", np.full(m, 5 * 3600), pa.array(source.tolist()),
-                            sku, -qty, transfer, None, None))
-    parts.append(_movements(day, "TRANSFER_IN", np.full(m, 9 * 3600),
-                            store_location(stores.store_id[store_idx]), sku, qty, transfer,
-                            None, None))
+    parts.append(
+        _movements(
+            day,
+            "TRANSFER_OUT",
+            np.full(m, 5 * 3600),
+            pa.array(source.tolist(), pa.string()),
+            sku,
+            -qty,
+            transfer,
+            None,
+            None,
+        )
+    )
+    parts.append(
+        _movements(
+            day,
+            "TRANSFER_IN",
+            np.full(m, 9 * 3600),
+            store_location(stores.store_id[store_idx]),
+            sku,
+            qty,
+            transfer,
+            None,
+            None,
+        )
+    )
 
     # Adjustments (mostly losses) and evening cycle counts in stores.
     k = 4 * len(stores.store_id)
     adj_store = rng.integers(0, len(stores.store_id), k)
     adj_qty = np.where(rng.random(k) < 0.85, -rng.integers(1, 4, k), rng.integers(1, 3, k))
-    parts.append(_movements(day, "ADJUSTMENT", rng.integers(8 * 3600, 21 * 3600, k),
-                            store_location(stores.store_id[adj_store]),
-                            products.sku.take(pa.array(np.minimum(
-                                _draw(rng, cdf, k), carried[adj_store] - 1))),
-                            adj_qty, None, pa.array(REASONS).take(pa.array(np.where(
-                                adj_qty > 0, 3, rng.integers(0, 3, k)))), None))
+    parts.append(
+        _movements(
+            day,
+            "ADJUSTMENT",
+            rng.integers(8 * 3600, 21 * 3600, k),
+            store_location(stores.store_id[adj_store]),
+            products.sku.take(pa.array(np.minimum(_draw(rng, cdf, k), carried[adj_store] - 1))),
+            adj_qty,
+            None,
+            pa.array(REASONS).take(pa.array(np.where(adj_qty > 0, 3, rng.integers(0, 3, k)))),
+            None,
+        )
+    )
     c = 10 * len(stores.store_id)
     count_store = rng.integers(0, len(stores.store_id), c)
-    parts.append(_movements(day, "CYCLE_COUNT", np.full(c, 22 * 3600),
-                            store_location(stores.store_id[count_store]),
-                            products.sku.take(pa.array(np.minimum(
-                                _draw(rng, cdf, c), carried[count_store] - 1))),
-                            rng.poisson(12, c), None, None, None))
+    parts.append(
+        _movements(
+            day,
+            "CYCLE_COUNT",
+            np.full(c, 22 * 3600),
+            store_location(stores.store_id[count_store]),
+            products.sku.take(pa.array(np.minimum(_draw(rng, cdf, c), carried[count_store] - 1))),
+            rng.poisson(12, c),
+            None,
+            None,
+            None,
+        )
+    )
 
     columns = {name: pa.concat_arrays([p[name] for p in parts]) for name in parts[0]}
     total = len(columns["sku"])
@@ -132,8 +188,19 @@ def write_movements_day(
             **columns,
         }
     )
-    table = table.select(["movement_id", "movement_type", "movement_ts", "location_id", "sku",
-                          "quantity", "transfer_id", "reason_code", "reference"])
+    table = table.select(
+        [
+            "movement_id",
+            "movement_type",
+            "movement_ts",
+            "location_id",
+            "sku",
+            "quantity",
+            "transfer_id",
+            "reason_code",
+            "reference",
+        ]
+    )
     folder = landing / "warehouse/movements" / f"movement_date={day.isoformat()}"
     write_bytes(folder / "movements_001.csv", csv_bytes(table))
     return total
@@ -145,13 +212,19 @@ def _draw(rng: np.random.Generator, cdf: np.ndarray, size: int) -> np.ndarray:
 
 def _movements(
     day: date,
-    kind: str, seconds: np.ndarray, location: pa.Array, sku: pa.Array, quantity: np.ndarray,
-    transfer: pa.Array | None, reason: pa.Array | None, reference: pa.Array | None,
+    kind: str,
+    seconds: np.ndarray,
+    location: pa.Array,
+    sku: pa.Array,
+    quantity: np.ndarray,
+    transfer: pa.Array | None,
+    reason: pa.Array | None,
+    reference: pa.Array | None,
 ) -> dict[str, pa.Array]:
     count = len(seconds)
     empty = pa.nulls(count, pa.string())
     return {
-        "movement_type": pa.array([kind] * count),
+        "movement_type": pa.array([kind] * count, pa.string()),
         "movement_ts": local_ts_strings(day, seconds),
         "location_id": location,
         "sku": sku,

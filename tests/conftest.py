@@ -1,0 +1,107 @@
+"""Shared fixtures: one Spark session per test run, a fresh temporary lake per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from jobs.settings import Settings, load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Delta's own fast test settings (few snapshot partitions, small log cache) and a tiny Spark.
+SPARK_TEST_CONF = {
+    "spark.master": "local[2]",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.databricks.delta.delta.log.cacheSize": "3",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+    "spark.driver.memory": "2g",
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a developer's RETAILMAX_* variables."""
+    for name in list(os.environ):
+        if name.startswith("RETAILMAX_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(PROJECT_ROOT)
+
+
+@pytest.fixture(scope="session")
+def local_settings() -> Settings:
+    """conf/local.yaml as loaded by every entry point."""
+    return load_settings("local")
+
+
+@pytest.fixture(scope="session")
+def spark(local_settings: Settings) -> Iterator[object]:
+    """The one Spark session of the test run, from the project's own session factory."""
+    from jobs.spark import get_spark
+
+    session = get_spark(local_settings, app_name="retailmax-tests", extra_conf=SPARK_TEST_CONF)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    """A fresh, empty lake root for one test."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    return root
+
+
+SMALL_START = date(2024, 3, 4)  # a Monday
+
+
+@pytest.fixture(scope="session")
+def clean_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated landing data without anomalies: 4 stores, 2 days, small volumes."""
+    from jobs.generate import GenerateOptions, generate
+
+    root = tmp_path_factory.mktemp("landing_clean")
+    generate(
+        GenerateOptions(
+            root,
+            stores=4,
+            days=2,
+            start=SMALL_START,
+            seed=7,
+            skus=300,
+            lines_per_store=150,
+            progress=False,
+        )
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def dirty_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated landing data with every anomaly of the POS contract injected."""
+    from jobs.generate import GenerateOptions, generate
+
+    root = tmp_path_factory.mktemp("landing_dirty")
+    generate(
+        GenerateOptions(
+            root,
+            stores=5,
+            days=2,
+            start=SMALL_START,
+            seed=11,
+            skus=300,
+            lines_per_store=200,
+            anomalies=0.03,
+            progress=False,
+        )
+    )
+    return root

@@ -1,0 +1,162 @@
+"""An independent reading of DATA-CONTRACT.md for tests: Python's csv module and Decimal only.
+
+It shares no code with the jobs or the generator, so that it can catch either of them wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+HEADER = (
+    "transaction_id,line_number,store_id,register_id,transaction_ts,sku,quantity,"
+    "unit_price,discount_amount,promo_code,loyalty_id,payment_method"
+)
+COLUMNS = HEADER.split(",")
+REQUIRED = (
+    "transaction_id",
+    "line_number",
+    "transaction_ts",
+    "sku",
+    "quantity",
+    "unit_price",
+    "payment_method",
+)
+PAYMENTS = {"CASH", "CARD", "MOBILE", "VOUCHER", "OTHER"}
+INT = re.compile(r"^-?\d+$")
+MONEY = re.compile(r"^-?\d+(\.\d{1,2})?$")
+TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
+
+
+@dataclass
+class StoreDay:
+    input_lines: int = 0
+    quarantined: int = 0
+    rows_by_key: dict[tuple[str, str], list[tuple[str, tuple[str, ...]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def figures(self) -> dict[str, int]:
+        duplicates = superseded = 0
+        for rows in self.rows_by_key.values():
+            distinct = {content for _, content in rows}
+            duplicates += len(rows) - len(distinct)
+            superseded += len(distinct) - 1
+        return {
+            "input_lines": self.input_lines,
+            "valid_distinct": len(self.rows_by_key),
+            "quarantined": self.quarantined,
+            "duplicates": duplicates,
+            "superseded": superseded,
+        }
+
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
+
+
+def rules_of(
+    row: list[str], sale_date: date, folder_store: int, stores: set[int], skus: set[str]
+) -> list[str]:
+    if len(row) != len(COLUMNS):
+        return ["malformed_row"]
+    value = {name: (text if text != "" else None) for name, text in zip(COLUMNS, row, strict=True)}
+    rules = []
+    if any(value[name] is None for name in REQUIRED):
+        rules.append("missing_required")
+    patterns = {
+        "line_number": INT,
+        "store_id": INT,
+        "quantity": INT,
+        "unit_price": MONEY,
+        "discount_amount": MONEY,
+        "transaction_ts": TS,
+    }
+    if any(
+        (text := value[name]) is not None and not pattern.match(text)
+        for name, pattern in patterns.items()
+    ):
+        rules.append("bad_type")
+    quantity = (
+        int(value["quantity"]) if value["quantity"] and INT.match(value["quantity"]) else None
+    )
+    price = (
+        Decimal(value["unit_price"])
+        if value["unit_price"] and MONEY.match(value["unit_price"])
+        else None
+    )
+    discount = (
+        Decimal(value["discount_amount"])
+        if value["discount_amount"] and MONEY.match(value["discount_amount"])
+        else (Decimal(0) if value["discount_amount"] is None else None)
+    )
+    if quantity == 0:
+        rules.append("zero_quantity")
+    if (price is not None and price < 0) or (discount is not None and discount < 0):
+        rules.append("negative_amount")
+    if (
+        quantity
+        and discount is not None
+        and (
+            (quantity > 0 and price is not None and discount > quantity * price)
+            or (quantity < 0 and discount > 0)
+        )
+    ):
+        rules.append("discount_exceeds_amount")
+    if value["store_id"] is not None and INT.match(value["store_id"]):
+        store = int(value["store_id"])
+        if store != folder_store or store not in stores:
+            rules.append("store_mismatch")
+    if value["sku"] is not None and value["sku"] not in skus:
+        rules.append("unknown_sku")
+    timestamp = value["transaction_ts"]
+    if timestamp and TS.match(timestamp) and datetime.fromisoformat(timestamp).date() != sale_date:
+        rules.append("date_mismatch")
+    if value["payment_method"] is not None and value["payment_method"] not in PAYMENTS:
+        rules.append("bad_payment_method")
+    return rules
+
+
+def check_landing(landing: Path) -> tuple[list[dict], dict[tuple[str, int], dict[str, int]]]:
+    """(quarantined lines with their rules, figures per store-day) of every POS file."""
+    stores = {
+        int(r["store_id"])
+        for r in csv.DictReader(io.StringIO(read_text(landing / "reference/stores.csv")))
+    }
+    skus = {
+        r["sku"] for r in csv.DictReader(io.StringIO(read_text(landing / "reference/products.csv")))
+    }
+    quarantined = []
+    store_days: dict[tuple[str, int], StoreDay] = defaultdict(StoreDay)
+    for path in sorted((landing / "pos").glob("sale_date=*/store_id=*/*")):
+        sale_date = date.fromisoformat(path.parent.parent.name.split("=")[1])
+        folder_store = int(path.parent.name.split("=")[1])
+        lines = read_text(path).splitlines()
+        assert lines[0] == HEADER, path
+        day = store_days[(sale_date.isoformat(), folder_store)]
+        for row in csv.reader(lines[1:]):
+            day.input_lines += 1
+            rules = rules_of(row, sale_date, folder_store, stores, skus)
+            if rules:
+                day.quarantined += 1
+                quarantined.append(
+                    {
+                        "sale_date": sale_date.isoformat(),
+                        "store_id": folder_store,
+                        "file": path.name,
+                        "transaction_id": row[0] or None,
+                        "line_number": row[1] if len(row) > 1 else None,
+                        "rules": rules,
+                    }
+                )
+            else:
+                day.rows_by_key[(row[0], row[1])].append((path.name, tuple(row)))
+    return quarantined, {key: day.figures() for key, day in store_days.items()}

@@ -1,0 +1,113 @@
+"""The `retailmax` console script as an operator uses it: help, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobs.errors import ExitCode
+from jobs.registry import JOBS
+
+RETAILMAX = Path(sys.executable).parent / "retailmax"
+
+
+def retailmax(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(RETAILMAX), *args], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def test_help_lists_every_job() -> None:
+    result = retailmax("--help")
+    assert result.returncode == 0
+    for name in JOBS:
+        assert name in result.stdout
+
+
+def test_python_dash_m_jobs_is_the_same_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert "generate" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "sales", "--date", "2024-13-01"], "not a date YYYY-MM-DD"),
+        (["run", "sales"], "--date"),
+        (["run", "payroll", "--date", "2024-03-05"], "invalid choice"),
+        (["run", "sales", "--date", "2024-03-05", "--stores", "1-x"], "--stores: '1-x'"),
+        (["run", "sales", "--date", "2024-03-05", "--shard", "9/8"], "--shard: '9/8'"),
+        (
+            ["run", "sales", "--date", "2024-03-05", "--stores", "1", "--shard", "1/2"],
+            "not allowed with",
+        ),
+        (["generate", "--anomalies", "0.9"], "not a rate"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], fragment: str) -> None:
+    result = retailmax(*args)
+    assert result.returncode == ExitCode.BAD_ARGUMENTS
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert fragment in last_line
+
+
+def test_missing_landing_data_exits_3_naming_the_folder(tmp_path: Path) -> None:
+    env = {"RETAILMAX_LANDING_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = retailmax("run", "sales", "--date", "2024-03-05", env=env)
+    assert result.returncode == ExitCode.MISSING_INPUT
+    assert result.stderr.strip() == (
+        "retailmax: error: no landing data for sales on 2024-03-05: "
+        f"{tmp_path}/pos/sale_date=2024-03-05 does not exist"
+    )
+
+
+def test_a_job_not_landed_yet_exits_5_with_its_issue(tmp_path: Path) -> None:
+    (tmp_path / "warehouse/movements/movement_date=2024-03-05").mkdir(parents=True)
+    env = {"RETAILMAX_LANDING_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = retailmax("run", "inventory", "--date", "2024-03-05", env=env)
+    assert result.returncode == ExitCode.NOT_IMPLEMENTED
+    assert "job 'inventory' is not implemented yet (planned in issue #4)" in result.stderr
+
+
+def test_a_bad_conf_exits_2_with_one_line(tmp_path: Path) -> None:
+    # Only env is set: backend, paths, spark and sharding are missing (1 named + 3 more).
+    (tmp_path / "broken.yaml").write_text("env: broken\n")
+    env = {"RETAILMAX_CONF_DIR": str(tmp_path), "RETAILMAX_ENV": "broken", "PATH": "/usr/bin"}
+    result = retailmax("run", "sales", "--date", "2024-03-05", env=env)
+    assert result.returncode == ExitCode.BAD_ARGUMENTS
+    assert result.stderr.strip() == (
+        f"retailmax: error: {tmp_path}/broken.yaml: backend: missing value (and 3 more problems)"
+    )
+
+
+def test_generate_writes_landing_data_and_says_where(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    result = retailmax(
+        "generate",
+        "--stores",
+        "2",
+        "--days",
+        "1",
+        "--skus",
+        "50",
+        "--lines-per-store",
+        "40",
+        "--landing",
+        str(landing),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"landing data written to {landing}" in result.stdout
+    manifest = json.loads((landing / "_manifest.json").read_text())
+    assert manifest["counts"]["stores"] == 2
+    assert sorted(p.name for p in (landing / "pos/sale_date=2024-03-04").iterdir()) == [
+        "store_id=1",
+        "store_id=2",
+    ]

@@ -1,0 +1,130 @@
+"""The settings loader: both shipped conf files, env overrides, and each kind of bad conf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobs.errors import ConfigError
+from jobs.settings import load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VALID = """\
+env: test
+backend: local
+paths:
+  landing_root: landing
+  lake_root: /abs/lake
+  jar_cache: .cache/jars
+spark:
+  master: "local[2]"
+  shuffle_partitions: 4
+  jars: cache
+sharding:
+  stores_per_shard: 10
+"""
+
+
+def write_conf(tmp_path: Path, text: str, name: str = "test") -> Path:
+    conf = tmp_path / "conf"
+    conf.mkdir(exist_ok=True)
+    (conf / f"{name}.yaml").write_text(text)
+    return conf
+
+
+def test_local_conf_is_the_embedded_default() -> None:
+    settings = load_settings()
+    assert settings.env == "local"
+    assert settings.backend == "local"
+    assert settings.spark.master == "local[*]"
+    assert settings.lake_root == str(PROJECT_ROOT / "data" / "lake")
+    assert settings.landing_root == str(PROJECT_ROOT / "data" / "landing")
+
+
+def test_kubernetes_conf_downloads_nothing_and_sets_no_master(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RETAILMAX_ENV", "kubernetes")
+    settings = load_settings()
+    assert settings.backend == "kubernetes"
+    assert settings.spark.master is None
+    assert settings.spark.jars == "image"
+    assert settings.lake_root.startswith("s3a://")
+    assert settings.kubernetes is not None and settings.kubernetes.executor.instances == 4
+    assert settings.sharding.stores_per_shard == 25
+
+
+def test_env_vars_override_landing_and_lake_roots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETAILMAX_LANDING_ROOT", "/data/in")
+    monkeypatch.setenv("RETAILMAX_LAKE_ROOT", "s3a://bucket/lake")
+    settings = load_settings("local")
+    assert settings.landing_root == "/data/in"
+    assert settings.lake_root == "s3a://bucket/lake"
+
+
+def test_relative_paths_resolve_against_the_conf_folders_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETAILMAX_CONF_DIR", str(write_conf(tmp_path, VALID)))
+    settings = load_settings("test")
+    assert settings.landing_root == str(tmp_path / "landing")
+    assert settings.lake_root == "/abs/lake"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t + "colour: blue\n", "unknown key 'colour'"),
+        (
+            lambda t: t.replace(
+                "  shuffle_partitions: 4\n", "  shuffle_partitions: 4\n  shufle: 1\n"
+            ),
+            "unknown key 'spark.shufle'",
+        ),
+        (lambda t: t.replace("  lake_root: /abs/lake\n", ""), "paths.lake_root: missing value"),
+        (
+            lambda t: t.replace("shuffle_partitions: 4", "shuffle_partitions: four"),
+            "spark.shuffle_partitions: input should be a valid integer (got 'four')",
+        ),
+        (
+            lambda t: t.replace("stores_per_shard: 10", "stores_per_shard: 0"),
+            "sharding.stores_per_shard: input should be greater than 0 (got 0)",
+        ),
+        (
+            lambda t: t.replace("jars: cache", "jars: maven"),
+            "spark.jars: input should be 'cache' or 'image' (got 'maven')",
+        ),
+        (
+            lambda t: t.replace("backend: local", "backend: kubernetes"),
+            "kubernetes: missing value (required when backend is kubernetes)",
+        ),
+        (lambda t: t + "  bad: [\n", "is not valid YAML"),
+    ],
+    ids=[
+        "unknown-top",
+        "unknown-nested",
+        "missing",
+        "bad-int",
+        "range",
+        "bad-choice",
+        "missing-section",
+        "yaml",
+    ],
+)
+def test_bad_conf_fails_with_one_line_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit, message: str
+) -> None:
+    monkeypatch.setenv("RETAILMAX_CONF_DIR", str(write_conf(tmp_path, edit(VALID))))
+    with pytest.raises(ConfigError) as caught:
+        load_settings("test")
+    text = str(caught.value)
+    assert message in text
+    assert "\n" not in text
+    assert text.startswith(str(tmp_path / "conf" / "test.yaml"))
+
+
+def test_unknown_environment_lists_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETAILMAX_ENV", "staging")
+    with pytest.raises(ConfigError, match=r"no conf file for environment 'staging'.*'kubernetes'"):
+        load_settings()
