@@ -6,26 +6,16 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from jobs.context import RunContext
 from jobs.errors import ExitCode, MissingInputError, RetailMaxError
 from jobs.registry import JOBS, JobSpec, load_job
-from jobs.selection import Shard, describe, parse_shard, parse_store_list
+from jobs.selection import parse_shard, parse_store_list
 from jobs.settings import Settings, load_settings
 
 log = logging.getLogger("retailmax")
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """Everything a job's `run` gets: settings, the business date, and the stores to process."""
-
-    settings: Settings
-    run_date: date
-    stores: tuple[int, ...] | None  # None: every store of stores.csv
-    shard: Shard | None
 
 
 def _date(text: str) -> date:
@@ -157,9 +147,16 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.env)
     _check_landing(settings, spec, args.date)
     job = load_job(spec)
-    context = RunContext(settings=settings, run_date=args.date, stores=stores, shard=shard)
-    scope = describe(stores) if stores else (f"shard {args.shard}" if shard else "all stores")
-    log.info("run %s for %s (%s) on %s", spec.name, args.date, scope, settings.env)
+    context = RunContext(
+        settings=settings,
+        run_date=args.date,
+        stores=stores,
+        shard=shard,
+        started_at=datetime.now(UTC),
+    )
+    log.info(
+        "run %s for %s (%s) on %s", spec.name, args.date, context.describe_scope(), settings.env
+    )
     figures = job(context)
     log.info("done %s for %s: %s", spec.name, args.date, figures)
     return int(ExitCode.OK)

@@ -12,7 +12,7 @@ from jobs.errors import JobNotImplementedError
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A job: its module (`run(context)` entry point), what it does, what it reads."""
+    """A job: `module` or `module:function` (default `run`), what it does, what it reads."""
 
     name: str
     module: str
@@ -29,6 +29,13 @@ JOBS: dict[str, JobSpec] = {
             "jobs.sales",
             "POS lines and online orders -> sales lines, quarantine, daily store sales",
             ("pos/sale_date={date}",),
+            "#3",
+        ),
+        JobSpec(
+            "sales-gold",
+            "jobs.sales:run_gold_step",
+            "the day's online orders, then gold daily sales for the date (after the shards)",
+            (),
             "#3",
         ),
         JobSpec(
@@ -58,13 +65,14 @@ JOBS: dict[str, JobSpec] = {
 
 def load_job(spec: JobSpec) -> Callable[[Any], Any]:
     """The job's `run` function; a one-line error while its module has not landed yet."""
+    module_name, _, function = spec.module.partition(":")
     try:
-        module = importlib.import_module(spec.module)
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name != spec.module:
+        if exc.name != module_name:
             raise
         raise JobNotImplementedError(
             f"job '{spec.name}' is not implemented yet (planned in issue {spec.issue})"
         ) from None
-    run: Callable[[Any], Any] = module.run
+    run: Callable[[Any], Any] = getattr(module, function or "run")
     return run

@@ -51,6 +51,13 @@ class ShardingSettings(_Strict):
     stores_per_shard: int = Field(gt=0)
 
 
+class QualitySettings(_Strict):
+    """Data-quality gate thresholds: a breach fails the run after all valid data is written."""
+
+    max_reject_rate: float = Field(ge=0, le=1)
+    max_missing_store_files: int = Field(ge=0)
+
+
 class PodResources(_Strict):
     """Resources of one Spark driver or executor pod."""
 
@@ -78,6 +85,7 @@ class Settings(_Strict):
     paths: PathSettings
     spark: SparkSettings
     sharding: ShardingSettings
+    quality: QualitySettings
     kubernetes: KubernetesSettings | None = None
 
     @property

@@ -111,7 +111,9 @@ def rules_of(
         )
     ):
         rules.append("discount_exceeds_amount")
-    if value["store_id"] is not None and INT.match(value["store_id"]):
+    if value["store_id"] is None:
+        rules.append("store_mismatch")
+    elif INT.match(value["store_id"]):
         store = int(value["store_id"])
         if store != folder_store or store not in stores:
             rules.append("store_mismatch")

@@ -77,13 +77,13 @@ def test_a_job_not_landed_yet_exits_5_with_its_issue(tmp_path: Path) -> None:
 
 
 def test_a_bad_conf_exits_2_with_one_line(tmp_path: Path) -> None:
-    # Only env is set: backend, paths, spark and sharding are missing (1 named + 3 more).
+    # Only env is set: backend, paths, spark, sharding and quality are missing (1 named + 4).
     (tmp_path / "broken.yaml").write_text("env: broken\n")
     env = {"RETAILMAX_CONF_DIR": str(tmp_path), "RETAILMAX_ENV": "broken", "PATH": "/usr/bin"}
     result = retailmax("run", "sales", "--date", "2024-03-05", env=env)
     assert result.returncode == ExitCode.BAD_ARGUMENTS
     assert result.stderr.strip() == (
-        f"retailmax: error: {tmp_path}/broken.yaml: backend: missing value (and 3 more problems)"
+        f"retailmax: error: {tmp_path}/broken.yaml: backend: missing value (and 4 more problems)"
     )
 
 

@@ -23,6 +23,9 @@ spark:
   jars: cache
 sharding:
   stores_per_shard: 10
+quality:
+  max_reject_rate: 0.05
+  max_missing_store_files: 0
 """
 
 

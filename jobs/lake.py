@@ -1,0 +1,109 @@
+"""Delta tables of the lake: where they live, how they are created, and idempotent writes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from pyspark.sql import types as T
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+CREATE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A Delta table: `layer.name`, its schema (column comments in the field metadata), layout."""
+
+    name: str
+    schema: T.StructType
+    partition_by: tuple[str, ...]
+    comment: str
+
+    @property
+    def layer(self) -> str:
+        """bronze, silver, quarantine, gold or ops."""
+        return self.name.split(".", 1)[0]
+
+    def path(self, lake_root: str) -> str:
+        """`<lake_root>/<layer>/<table>`: path-based tables, no metastore needed."""
+        layer, table = self.name.split(".", 1)
+        return f"{lake_root.rstrip('/')}/{layer}/{table}"
+
+
+def column(name: str, data_type: T.DataType, comment: str, nullable: bool = True) -> T.StructField:
+    """A schema field that carries its column comment (written to the Delta table)."""
+    return T.StructField(name, data_type, nullable, metadata={"comment": comment})
+
+
+def ensure_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> str:
+    """Creates the table if it does not exist (safe when shards race to create it)."""
+    from delta.tables import DeltaTable
+
+    path = spec.path(lake_root)
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        if DeltaTable.isDeltaTable(spark, path):
+            return path
+        builder = (
+            DeltaTable.createIfNotExists(spark)
+            .location(path)
+            .comment(spec.comment)
+            .addColumns(spec.schema)
+        )
+        if spec.partition_by:
+            builder = builder.partitionedBy(*spec.partition_by)
+        try:
+            builder.execute()
+            return path
+        except Exception as exc:  # a concurrent writer created version 0 first
+            if DeltaTable.isDeltaTable(spark, path):
+                return path
+            log.warning("creating %s failed (attempt %d): %s", spec.name, attempt, exc)
+            time.sleep(0.5 * attempt)
+    raise RuntimeError(f"could not create Delta table {spec.name} at {path}")
+
+
+def sql_literal(value: date | int | str) -> str:
+    """A SQL literal for a replaceWhere predicate."""
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def store_day_predicate(run_date: date, stores: Sequence[int]) -> str:
+    """`sale_date = D AND store_id IN (...)`: exactly the store-days of one run."""
+    ids = ", ".join(str(int(store)) for store in sorted(stores)) or "NULL"
+    return f"sale_date = {sql_literal(run_date.isoformat())} AND store_id IN ({ids})"
+
+
+def replace_where(df: DataFrame, spec: TableSpec, lake_root: str, predicate: str) -> None:
+    """Replaces exactly the rows matching `predicate` (on partition columns) with df, atomically."""
+    from pyspark.sql import functions as F
+
+    path = spec.path(lake_root)
+    ordered = df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.schema])
+    (
+        ordered.repartition(*[ordered[c] for c in spec.partition_by])
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", predicate)
+        .save(path)
+    )
+
+
+def list_folder(spark: SparkSession, path: str) -> list[str]:
+    """Names of the entries of a folder (local or object storage); empty if it does not exist."""
+    jvm = spark._jvm
+    assert jvm is not None
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())
+    if not fs.exists(hadoop_path):
+        return []
+    return sorted(str(status.getPath().getName()) for status in fs.listStatus(hadoop_path))
