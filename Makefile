@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JAR_CACHE := .cache/jars
 DEMO_LANDING := data/landing
+DEMO_LAKE := data/lake
 
 .PHONY: setup demo test lint typecheck unit bench clean help
 
 help:
 	@echo "make setup  - create .venv, install the project and dev tools, fetch Delta's jars once"
-	@echo "make demo   - setup, check the runtime, generate a small landing dataset"
+	@echo "make demo   - setup, check the runtime, generate a small dataset, run the sales job"
 	@echo "make test   - setup, ruff, mypy, pytest"
 	@echo "make bench  - benchmarks (see benchmarks/README.md)"
 
@@ -34,7 +35,11 @@ demo: setup
 	rm -rf $(DEMO_LANDING)
 	$(VENV)/bin/retailmax generate --stores 20 --days 3 --start 2024-03-04 \
 	  --anomalies 0.002 --lines-per-store 2000 --landing $(DEMO_LANDING)
-	@echo "demo landing data: $(abspath $(DEMO_LANDING)) (manifest: $(DEMO_LANDING)/_manifest.json)"
+	rm -rf $(DEMO_LAKE)
+	RETAILMAX_LANDING_ROOT=$(DEMO_LANDING) RETAILMAX_LAKE_ROOT=$(DEMO_LAKE) \
+	  $(VENV)/bin/retailmax run sales --date 2024-03-04
+	@echo "landing data: $(abspath $(DEMO_LANDING)) (manifest: $(DEMO_LANDING)/_manifest.json)"
+	@echo "Delta tables: $(abspath $(DEMO_LAKE)) (e.g. gold/daily_store_sales)"
 
 lint: setup
 	$(VENV)/bin/ruff check jobs dags tests benchmarks
@@ -50,6 +55,7 @@ test: lint typecheck unit
 
 bench: setup
 	$(PY) -m benchmarks.generate
+	$(PY) -m benchmarks.sales
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

@@ -158,7 +158,9 @@ def _run(args: argparse.Namespace) -> int:
         "run %s for %s (%s) on %s", spec.name, args.date, context.describe_scope(), settings.env
     )
     figures = job(context)
-    log.info("done %s for %s: %s", spec.name, args.date, figures)
+    shown = ", ".join(f"{name}={value}" for name, value in (figures or {}).items())
+    print(f"{spec.name} {args.date} ({context.describe_scope()}) done: {shown}")
+    print(f"lake: {settings.lake_root}")
     return int(ExitCode.OK)
 
 

@@ -162,3 +162,35 @@ def check_landing(landing: Path) -> tuple[list[dict], dict[tuple[str, int], dict
             else:
                 day.rows_by_key[(row[0], row[1])].append((path.name, tuple(row)))
     return quarantined, {key: day.figures() for key, day in store_days.items()}
+
+
+def winning_lines(landing: Path) -> list[dict]:
+    """The valid distinct lines: per key, the version from the file whose name sorts last."""
+    stores = {
+        int(r["store_id"])
+        for r in csv.DictReader(io.StringIO(read_text(landing / "reference/stores.csv")))
+    }
+    skus = {
+        r["sku"] for r in csv.DictReader(io.StringIO(read_text(landing / "reference/products.csv")))
+    }
+    winners: dict[tuple[str, int, str, str], tuple[str, list[str]]] = {}
+    for path in sorted((landing / "pos").glob("sale_date=*/store_id=*/*")):
+        sale_date = date.fromisoformat(path.parent.parent.name.split("=")[1])
+        folder_store = int(path.parent.name.split("=")[1])
+        for row in csv.reader(read_text(path).splitlines()[1:]):
+            if rules_of(row, sale_date, folder_store, stores, skus):
+                continue
+            key = (sale_date.isoformat(), folder_store, row[0], row[1])
+            if key not in winners or path.name >= winners[key][0]:
+                winners[key] = (path.name, row)
+    return [
+        {
+            "sale_date": key[0],
+            "store_id": key[1],
+            "transaction_id": row[0],
+            "quantity": int(row[6]),
+            "unit_price": Decimal(row[7]),
+            "discount_amount": Decimal(row[8] or "0"),
+        }
+        for key, (_, row) in winners.items()
+    ]

@@ -326,3 +326,75 @@ def test_an_empty_store_id_does_not_equal_the_folders(spark: SparkSession, refer
     raw_df = raw_rows(spark, {"no store id": {"pos_store_id": None}})
     checked = raw_df.transform(transforms.with_rule_violations, stores_df, products_df).first()
     assert checked is not None and checked.rules == ["store_mismatch"]
+
+
+def test_store_sales_lines_are_typed_with_zero_for_an_empty_discount(
+    spark: SparkSession, references
+) -> None:
+    stores_df, products_df = references
+    raw_df = raw_rows(
+        spark,
+        {
+            "sale": {"discount_amount": None, "promo_code": ""},
+            "promo": {"transaction_id": "T2", "discount_amount": "1.50", "promo_code": "RMX1"},
+        },
+    )
+    checked_df = raw_df.transform(transforms.with_rule_violations, stores_df, products_df)
+    lines_df = (
+        transforms.filter_valid(checked_df)
+        .transform(transforms.dedupe_lines)
+        .transform(transforms.to_store_sales_lines)
+    )
+    rows = {r.transaction_id: r for r in lines_df.collect()}
+    assert rows["T1"].discount_amount == Decimal("0.00") and rows["T1"].promo_code is None
+    assert rows["T1"].net_amount == Decimal("10.00")
+    assert rows["T2"].net_amount == Decimal("8.50") and rows["T2"].promo_code == "RMX1"
+    assert rows["T1"].transaction_ts == datetime(2024, 3, 4, 9, 0)  # 10:00+01:00 in UTC
+    assert (rows["T1"].channel, rows["T1"].store_id, rows["T1"].line_number) == ("STORE", 1, 1)
+
+
+def test_figures_become_one_metric_row_each(spark: SparkSession) -> None:
+    figures_df = spark.createDataFrame(
+        [(D, 1, 10, 6, 2, 1, 1)],
+        "sale_date date, store_id int, input_lines long, valid_distinct long, "
+        "quarantined long, duplicates long, superseded long",
+    )
+    metrics = {r.metric: r.value for r in transforms.figures_to_metrics(figures_df).collect()}
+    assert metrics == {
+        "input_lines": 10,
+        "valid_distinct": 6,
+        "quarantined": 2,
+        "duplicates": 1,
+        "superseded": 1,
+    }
+
+
+def test_summary_groups_by_region_format_category_with_online_apart(
+    spark: SparkSession,
+) -> None:
+    lines_df = spark.createDataFrame(
+        [
+            (D, 1, "STORE", "T1", "SKU1", 2, Decimal("5.00"), Decimal("0.00")),
+            (D, 2, "STORE", "T2", "SKU1", 1, Decimal("5.00"), Decimal("1.00")),
+            (D, 2, "STORE", "T2", "SKU2", 1, Decimal("3.00"), Decimal("0.00")),
+            (D, 0, "ONLINE", "W1", "SKU1", 1, Decimal("5.00"), Decimal("0.00")),
+        ],
+        "sale_date date, store_id int, channel string, transaction_id string, sku string, "
+        "quantity int, unit_price decimal(12,2), discount_amount decimal(12,2)",
+    )
+    stores_df = spark.createDataFrame(
+        [(1, "Bretagne", "SUPER"), (2, "Bretagne", "SUPER")],
+        "store_id int, region string, format string",
+    )
+    products_df = spark.createDataFrame(
+        [("SKU1", "Fresh"), ("SKU2", "Grocery")], "sku string, category string"
+    )
+    rows = {
+        (r.channel, r.region, r.format, r.category): (r.stores, r.lines, r.net_sales)
+        for r in transforms.daily_sales_summary(lines_df, stores_df, products_df).collect()
+    }
+    assert rows == {
+        ("STORE", "Bretagne", "SUPER", "Fresh"): (2, 2, Decimal("14.00")),
+        ("STORE", "Bretagne", "SUPER", "Grocery"): (1, 1, Decimal("3.00")),
+        ("ONLINE", "Online", "ONLINE", "Fresh"): (0, 1, Decimal("5.00")),
+    }
