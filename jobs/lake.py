@@ -26,6 +26,7 @@ class TableSpec:
     schema: T.StructType
     partition_by: tuple[str, ...]
     comment: str
+    properties: tuple[tuple[str, str], ...] = ()
 
     @property
     def layer(self) -> str:
@@ -59,6 +60,8 @@ def ensure_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> str:
         )
         if spec.partition_by:
             builder = builder.partitionedBy(*spec.partition_by)
+        for key, value in spec.properties:
+            builder = builder.property(key, value)
         try:
             builder.execute()
             return path
@@ -83,19 +86,17 @@ def store_day_predicate(run_date: date, stores: Sequence[int]) -> str:
     return f"sale_date = {sql_literal(run_date.isoformat())} AND store_id IN ({ids})"
 
 
-def replace_where(df: DataFrame, spec: TableSpec, lake_root: str, predicate: str) -> None:
+def replace_where(
+    df: DataFrame, spec: TableSpec, lake_root: str, predicate: str, cluster: bool = True
+) -> None:
     """Replaces exactly the rows matching `predicate` (on partition columns) with df, atomically."""
     from pyspark.sql import functions as F
 
     path = spec.path(lake_root)
     ordered = df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.schema])
-    (
-        ordered.repartition(*[ordered[c] for c in spec.partition_by])
-        .write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", predicate)
-        .save(path)
-    )
+    if cluster:  # one task writes each partition: one file per partition, not one per task
+        ordered = ordered.repartition(*[ordered[c] for c in spec.partition_by])
+    (ordered.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path))
 
 
 def list_folder(spark: SparkSession, path: str) -> list[str]:

@@ -140,7 +140,7 @@ def test_duplicates_count_once_and_the_last_file_wins(spark: SparkSession, refer
     checked_df = raw_df.transform(transforms.with_rule_violations, stores_df, products_df)
     deduped_df = transforms.filter_valid(checked_df).transform(transforms.dedupe_lines)
     winners = {
-        row.transaction_id: (row.quantity, row["last_seen"]["file_name"])
+        row.transaction_id: (row.quantity, row.source_file.rsplit("/", 1)[-1])
         for row in deduped_df.collect()
     }
     assert winners == {

@@ -29,7 +29,8 @@ def _load_store_days(
     stores: list[int],
 ) -> None:
     ensure_table(spark, spec, lake_root)
-    replace_where(df, spec, lake_root, store_day_predicate(run_date, stores))
+    # The job clusters its data by store-day once, up front: no repartition before writing.
+    replace_where(df, spec, lake_root, store_day_predicate(run_date, stores), cluster=False)
     log.info("wrote %s for %s, %d stores", spec.name, run_date, len(stores))
 
 

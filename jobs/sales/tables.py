@@ -20,6 +20,9 @@ _RAW_COLUMNS = [
     column(name, T.StringType(), f"`{source}` exactly as received (string)")
     for name, source in zip(RAW_COLUMNS, POS_COLUMNS, strict=True)
 ]
+# Raw text is read by store-day (partition pruning), never filtered by value: statistics on
+# the partition columns only save collecting min/max of a dozen strings for every file.
+RAW_TABLE_PROPERTIES = (("delta.dataSkippingNumIndexedCols", "2"),)
 _LINEAGE = [
     column("source_file", T.StringType(), "the landing file the line came from (full path)"),
     column("source_modified_at", T.TimestampType(), "when the landing file was written (UTC)"),
@@ -43,6 +46,7 @@ BRONZE_POS_LINES = TableSpec(
     ),
     STORE_DAY,
     "POS lines as received, all strings, for lineage and replay; one partition per store-day.",
+    RAW_TABLE_PROPERTIES,
 )
 
 SILVER_SALES_LINES = TableSpec(
@@ -87,6 +91,7 @@ QUARANTINE_SALES_LINES = TableSpec(
     ),
     STORE_DAY,
     "POS lines rejected by the contract's rules, with all their rule names and source file.",
+    RAW_TABLE_PROPERTIES,
 )
 
 DQ_RESULTS = TableSpec(

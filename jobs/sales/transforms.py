@@ -147,30 +147,20 @@ def filter_valid(checked_df: DataFrame) -> DataFrame:
 def dedupe_lines(valid_df: DataFrame) -> DataFrame:
     """One line per key: identical copies count once; else the latest file name's version wins.
 
-    Adds `copies` (identical copies of the winning content) and `versions` (distinct contents
-    of the key), from which duplicates and superseded lines are counted.
+    Adds `versions` (distinct contents of the key) and `lines_of_key` (its valid lines), from
+    which duplicates (lines_of_key - versions) and superseded lines (versions - 1) are counted.
+    All windows share one partitioning (the key), so data clustered by store-day is not moved.
     """
-    content = [F.col(name) for name in RAW_COLUMNS]
-    by_content_df = valid_df.groupBy(*LINE_KEY, *content).agg(
-        F.count(F.lit(1)).alias("copies_of_content"),
-        F.max(
-            F.struct(
-                _file_name().alias("file_name"), F.col("source_file"), F.col("source_modified_at")
-            )
-        ).alias("last_seen"),
-        F.min("transaction_ts_value").alias("transaction_ts_value"),
-        F.min("quantity_value").alias("quantity_value"),
-        F.min("unit_price_value").alias("unit_price_value"),
-        F.min("discount_value").alias("discount_value"),
-    )
+    content_hash = F.xxhash64(*[F.coalesce(F.col(name), F.lit("\u0000")) for name in RAW_COLUMNS])
     per_key = Window.partitionBy(*LINE_KEY)
-    newest_first = per_key.orderBy(F.col("last_seen.file_name").desc(), F.xxhash64(*content).asc())
+    newest_first = per_key.orderBy(_file_name().desc(), F.col("content_hash").asc())
     return (
-        by_content_df.withColumn("version_rank", F.row_number().over(newest_first))
-        .withColumn("versions", F.count(F.lit(1)).over(per_key))
-        .withColumn("lines_of_key", F.sum("copies_of_content").over(per_key))
+        valid_df.withColumn("content_hash", content_hash)
+        .withColumn("version_rank", F.row_number().over(newest_first))
+        .withColumn("versions", F.size(F.collect_set("content_hash").over(per_key)))
+        .withColumn("lines_of_key", F.count(F.lit(1)).over(per_key))
         .where(F.col("version_rank") == 1)
-        .drop("version_rank")
+        .drop("version_rank", "content_hash")
     )
 
 
@@ -200,7 +190,7 @@ def to_store_sales_lines(deduped_df: DataFrame) -> DataFrame:
         _text("loyalty_id").alias("loyalty_id"),
         "payment_method",
         F.lit(None).cast("string").alias("fulfilment_location_id"),
-        F.col("last_seen.source_file").alias("source_file"),
+        "source_file",
     ).transform(with_net_amount)
 
 
