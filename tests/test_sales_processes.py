@@ -72,6 +72,17 @@ def expected(landing: Path, name: str) -> dict[int, int]:
     return {store: f[name] for (day, store), f in figures.items() if day == DAY.isoformat()}
 
 
+def assert_every_line_is_there(lake: Path, landing: Path) -> None:
+    """Silver, bronze and the reconciliation hold every store's lines, as the oracle counts."""
+    silver = {k: v for k, v in per_store(lake, "silver/sales_lines").items() if k != 0}
+    assert silver == expected(landing, "valid_distinct")
+    assert per_store(lake, "bronze/pos_lines") == expected(landing, "input_lines")
+    assert per_store(lake, "ops/dq_results", "input_lines") == expected(landing, "input_lines")
+    assert per_store(lake, "quarantine/sales_lines") == {
+        k: v for k, v in expected(landing, "quarantined").items() if v
+    }
+
+
 @pytest.mark.slow
 def test_two_shards_at_once_on_the_same_tables_lose_nothing(
     local_settings: Settings, dirty_landing: Path, tmp_path: Path
@@ -82,12 +93,7 @@ def test_two_shards_at_once_on_the_same_tables_lose_nothing(
     finish(first)
     finish(second)
 
-    silver = {k: v for k, v in per_store(lake, "silver/sales_lines").items() if k != 0}
-    assert silver == expected(dirty_landing, "valid_distinct")
-    assert per_store(lake, "bronze/pos_lines") == expected(dirty_landing, "input_lines")
-    assert per_store(lake, "ops/dq_results", "input_lines") == expected(
-        dirty_landing, "input_lines"
-    )
+    assert_every_line_is_there(lake, dirty_landing)
     history = DeltaTable(str(lake / "silver/sales_lines")).history()
     writes = [h for h in history if h["operation"] == "WRITE"]
     assert len(writes) == 2  # one commit per shard, neither retried away nor lost
@@ -111,9 +117,4 @@ def test_a_run_killed_between_two_commits_then_rerun_ends_right(
     assert not (lake / "silver/sales_lines/_delta_log/00000000000000000001.json").exists()
 
     finish(start(env))
-    silver = {k: v for k, v in per_store(lake, "silver/sales_lines").items() if k != 0}
-    assert silver == expected(dirty_landing, "valid_distinct")
-    assert per_store(lake, "bronze/pos_lines") == expected(dirty_landing, "input_lines")
-    assert per_store(lake, "quarantine/sales_lines") == {
-        k: v for k, v in expected(dirty_landing, "quarantined").items() if v
-    }
+    assert_every_line_is_there(lake, dirty_landing)

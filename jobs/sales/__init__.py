@@ -18,7 +18,13 @@ from pyspark.sql import functions as F
 from jobs.context import RunContext
 from jobs.quality import StoreDayFigures, check_gate
 from jobs.sales import extract, load, transforms
-from jobs.sales.tables import ONLINE_STORE_ID, SILVER_SALES_LINES
+from jobs.sales.tables import (
+    BRONZE_POS_LINES,
+    DQ_RESULTS,
+    ONLINE_STORE_ID,
+    QUARANTINE_SALES_LINES,
+    SILVER_SALES_LINES,
+)
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -67,21 +73,20 @@ def run_store_days(spark: SparkSession, context: RunContext) -> dict[str, Any]:
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     bronze_df = raw_df.withColumn("ingested_at", F.lit(started_at.replace(tzinfo=None)))
-    load.load_bronze(spark, bronze_df, lake, run_date, scope)
+    load.load_store_days(spark, bronze_df, BRONZE_POS_LINES, lake, run_date, scope)
 
     checked_df = raw_df.transform(transforms.with_rule_violations, stores_df, products_df).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     quarantined_df = transforms.filter_quarantined(checked_df)
-    load.load_quarantine(spark, quarantined_df, lake, run_date, scope)
+    load.load_store_days(spark, quarantined_df, QUARANTINE_SALES_LINES, lake, run_date, scope)
     deduped_df = (
         transforms.filter_valid(checked_df)
         .transform(transforms.dedupe_lines)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    load.load_sales_lines(
-        spark, deduped_df.transform(transforms.to_store_sales_lines), lake, run_date, scope
-    )
+    silver_df = deduped_df.transform(transforms.to_store_sales_lines)
+    load.load_store_days(spark, silver_df, SILVER_SALES_LINES, lake, run_date, scope)
 
     figures_df = transforms.store_day_figures(checked_df, deduped_df).cache()
     expected_df = stores_df.where(F.col("store_id").isin(scope))
@@ -92,7 +97,7 @@ def run_store_days(spark: SparkSession, context: RunContext) -> dict[str, Any]:
         .unionByName(missing_df)
         .withColumn("job", F.lit("sales"))
     )
-    load.load_dq_results(spark, dq_df, lake, run_date, scope)
+    load.load_store_days(spark, dq_df, DQ_RESULTS, lake, run_date, scope)
 
     rows = figures_df.collect()
     missing = sorted(int(row.store_id) for row in missing_df.select("store_id").collect())
@@ -119,7 +124,7 @@ def run_gold(spark: SparkSession, context: RunContext) -> dict[str, Any]:
     online_df = extract.extract_online_orders(spark, landing, run_date).transform(
         transforms.to_online_sales_lines, run_date
     )
-    load.load_sales_lines(spark, online_df, lake, run_date, [ONLINE_STORE_ID])
+    load.load_store_days(spark, online_df, SILVER_SALES_LINES, lake, run_date, [ONLINE_STORE_ID])
     stores_df = extract.extract_stores(spark, landing)
     products_df = extract.extract_products(spark, landing)
     day_df = (

@@ -82,24 +82,22 @@ def extract_pos_lines(
     )
 
 
+def _reference(
+    spark: SparkSession, landing_root: str, name: str, schema: T.StructType
+) -> DataFrame:
+    """A reference snapshot, typed: a value that does not parse fails the run."""
+    path = f"{landing_root.rstrip('/')}/reference/{name}"
+    return spark.read.schema(schema).option("header", "true").option("mode", "FAILFAST").csv(path)
+
+
 def extract_stores(spark: SparkSession, landing_root: str) -> DataFrame:
-    """reference/stores.csv, typed (a value that does not parse fails the run)."""
-    return (
-        spark.read.schema(STORES_SCHEMA)
-        .option("header", "true")
-        .option("mode", "FAILFAST")
-        .csv(f"{landing_root.rstrip('/')}/reference/stores.csv")
-    )
+    """reference/stores.csv."""
+    return _reference(spark, landing_root, "stores.csv", STORES_SCHEMA)
 
 
 def extract_products(spark: SparkSession, landing_root: str) -> DataFrame:
-    """reference/products.csv, typed (a value that does not parse fails the run)."""
-    return (
-        spark.read.schema(PRODUCTS_SCHEMA)
-        .option("header", "true")
-        .option("mode", "FAILFAST")
-        .csv(f"{landing_root.rstrip('/')}/reference/products.csv")
-    )
+    """reference/products.csv."""
+    return _reference(spark, landing_root, "products.csv", PRODUCTS_SCHEMA)
 
 
 def extract_online_orders(spark: SparkSession, landing_root: str, run_date: date) -> DataFrame:
