@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # its shutdown chatter would follow
     args = build_parser().parse_args(argv)
     try:
         if args.command == "generate":
@@ -113,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     except RetailMaxError as exc:
         print(f"retailmax: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except Exception as exc:  # unexpected: the traceback goes to the log, the reason is one line
+        log.exception("%s failed", args.command)
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        print(f"retailmax: error: {reason}", file=sys.stderr)
+        return int(ExitCode.FAILURE)
 
 
 def _generate(args: argparse.Namespace) -> int:

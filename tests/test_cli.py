@@ -111,3 +111,37 @@ def test_generate_writes_landing_data_and_says_where(tmp_path: Path) -> None:
         "store_id=1",
         "store_id=2",
     ]
+
+
+def test_an_unexpected_failure_still_ends_with_one_line_and_exit_1(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    assert (
+        retailmax(
+            "generate",
+            "--stores",
+            "2",
+            "--days",
+            "1",
+            "--skus",
+            "20",
+            "--lines-per-store",
+            "10",
+            "--landing",
+            str(landing),
+            "--no-progress",
+        ).returncode
+        == 0
+    )
+    stores = landing / "reference/stores.csv"
+    stores.write_text(stores.read_text().replace("\n2,", "\ntwo,"))  # not an int
+    env = {
+        "RETAILMAX_LANDING_ROOT": str(landing),
+        "RETAILMAX_LAKE_ROOT": str(tmp_path / "lake"),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
+    result = retailmax("run", "sales", "--date", "2024-03-04", env=env)
+    assert result.returncode == ExitCode.FAILURE
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("retailmax: error: ")
+    assert "Traceback" in result.stderr  # the details are logged above the one line
