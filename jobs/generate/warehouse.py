@@ -10,7 +10,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.contracts.reference import STORE_LOCATION_PREFIX
-from jobs.generate.common import csv_bytes, local_ts_strings, rng_for, write_bytes, zero_padded
+from jobs.generate.common import (
+    csv_bytes,
+    local_ts_strings,
+    rng_for,
+    sample_weighted,
+    write_bytes,
+    zero_padded,
+)
 from jobs.generate.reference import Products, Stores
 
 STREAM_OPENING, STREAM_MOVEMENTS = 40, 41
@@ -28,10 +35,15 @@ def store_location(store_ids: np.ndarray) -> pa.Array:
     )
 
 
+def carried_counts(stores: Stores, products: Products) -> np.ndarray:
+    """How many SKUs (the most popular first) each store carries."""
+    count = len(products.category)
+    return np.array([max(1, int(ASSORTMENT[f] * count)) for f in stores.formats])
+
+
 def carried_skus(stores: Stores, products: Products) -> tuple[np.ndarray, np.ndarray]:
     """(store index, sku index) of every SKU each store carries."""
-    count = len(products.category)
-    carried = np.array([max(1, int(ASSORTMENT[f] * count)) for f in stores.formats])
+    carried = carried_counts(stores, products)
     store_index = np.repeat(np.arange(len(carried)), carried)
     sku_index = np.arange(len(store_index)) - np.repeat(np.cumsum(carried) - carried, carried)
     return store_index, sku_index
@@ -88,7 +100,6 @@ def write_movements_day(
 ) -> int:
     """Receipts at warehouses, deliveries to stores (out then in), adjustments and counts."""
     rng = rng_for(seed, STREAM_MOVEMENTS, day_index)
-    n_sku = len(products.category)
     cdf = products.popularity_cdf
     parts: list[dict[str, pa.Array]] = []
 
@@ -101,7 +112,7 @@ def write_movements_day(
             "RECEIPT",
             rng.integers(4 * 3600, 12 * 3600, n),
             pa.array(np.array(warehouse_ids)[wh].tolist(), pa.string()),
-            products.sku.take(pa.array(_draw(rng, cdf, n))),
+            products.sku.take(pa.array(sample_weighted(rng, cdf, n))),
             rng.integers(2, 41, n) * 12,
             None,
             None,
@@ -114,8 +125,8 @@ def write_movements_day(
     lines = np.array([DELIVERY_LINES[f] for f in stores.formats[delivered]], dtype=np.int64)
     store_idx = np.repeat(delivered, lines)
     m = len(store_idx)
-    carried = np.array([max(1, int(ASSORTMENT[f] * n_sku)) for f in stores.formats])
-    sku_idx = np.minimum(_draw(rng, cdf, m), carried[store_idx] - 1)
+    carried = carried_counts(stores, products)
+    sku_idx = np.minimum(sample_weighted(rng, cdf, m), carried[store_idx] - 1)
     qty = rng.integers(1, 13, m) * 6
     source = np.array(warehouse_ids)[stores.store_id[store_idx] % len(warehouse_ids)]
     transfer = zero_padded(stores.store_id[store_idx], 4, f"TR{day:%Y%m%d}-")
@@ -157,7 +168,9 @@ def write_movements_day(
             "ADJUSTMENT",
             rng.integers(8 * 3600, 21 * 3600, k),
             store_location(stores.store_id[adj_store]),
-            products.sku.take(pa.array(np.minimum(_draw(rng, cdf, k), carried[adj_store] - 1))),
+            products.sku.take(
+                pa.array(np.minimum(sample_weighted(rng, cdf, k), carried[adj_store] - 1))
+            ),
             adj_qty,
             None,
             pa.array(REASONS).take(pa.array(np.where(adj_qty > 0, 3, rng.integers(0, 3, k)))),
@@ -172,7 +185,9 @@ def write_movements_day(
             "CYCLE_COUNT",
             np.full(c, 22 * 3600),
             store_location(stores.store_id[count_store]),
-            products.sku.take(pa.array(np.minimum(_draw(rng, cdf, c), carried[count_store] - 1))),
+            products.sku.take(
+                pa.array(np.minimum(sample_weighted(rng, cdf, c), carried[count_store] - 1))
+            ),
             rng.poisson(12, c),
             None,
             None,
@@ -204,10 +219,6 @@ def write_movements_day(
     folder = landing / "warehouse/movements" / f"movement_date={day.isoformat()}"
     write_bytes(folder / "movements_001.csv", csv_bytes(table))
     return total
-
-
-def _draw(rng: np.random.Generator, cdf: np.ndarray, size: int) -> np.ndarray:
-    return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), len(cdf) - 1)
 
 
 def _movements(
