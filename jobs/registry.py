@@ -39,6 +39,20 @@ JOBS: dict[str, JobSpec] = {
             "#3",
         ),
         JobSpec(
+            "report",
+            "jobs.report",
+            "the daily sales report (Markdown) from the gold tables, after sales-gold",
+            (),
+            "#7",
+        ),
+        JobSpec(
+            "maintenance",
+            "jobs.maintenance",
+            "OPTIMIZE the recent days and VACUUM every lake table (weekly)",
+            (),
+            "#7",
+        ),
+        JobSpec(
             "inventory",
             "jobs.inventory",
             "stock movements -> stock levels, e-commerce availability, replenishment alerts",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ ENV_VAR = "RETAILMAX_ENV"
 CONF_DIR_VAR = "RETAILMAX_CONF_DIR"
 LANDING_ROOT_VAR = "RETAILMAX_LANDING_ROOT"
 LAKE_ROOT_VAR = "RETAILMAX_LAKE_ROOT"
+REPORTS_ROOT_VAR = "RETAILMAX_REPORTS_ROOT"
 DEFAULT_ENV = "local"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,10 +28,11 @@ class _Strict(BaseModel):
 
 
 class PathSettings(_Strict):
-    """Where the landing zone, the lake and the jar cache are (local paths or URIs)."""
+    """Where the landing zone, the lake, the reports and the jar cache are (paths or URIs)."""
 
     landing_root: str
     lake_root: str
+    reports_root: str
     jar_cache: str
 
 
@@ -77,6 +80,38 @@ class KubernetesSettings(_Strict):
     executor: PodResources
 
 
+class OrchestrationSettings(_Strict):
+    """How Airflow schedules the jobs: the same for both backends."""
+
+    start_date: date
+    catchup: bool = True
+    max_active_runs: int = Field(default=1, gt=0)
+    # Caps the Spark applications running at once, whatever the DAG or the shard count.
+    pool: str = "retailmax_spark"
+    pool_slots: int = Field(default=2, gt=0)
+    retries: int = Field(default=2, ge=0)
+    retry_delay_seconds: int = Field(default=120, gt=0)
+    retry_backoff: float = Field(default=2.0, ge=0)  # multiplier between retries
+    max_retry_delay_seconds: int = Field(default=1800, gt=0)
+    execution_timeout_minutes: int = Field(default=90, gt=0)
+    inventory_sync_minutes: int = Field(default=15, gt=0)
+    maintenance_schedule: str = "@weekly"
+    vacuum_retention_hours: int = Field(default=168, ge=0)
+    optimize_days: int = Field(default=7, gt=0)  # OPTIMIZE rewrites this many recent days
+    # local backend: the Spark connection SparkSubmitOperator uses (master local[*]).
+    spark_conn_id: str = "retailmax_spark_local"
+
+
+class AlertSettings(_Strict):
+    """Where failure alerts go: e-mail through an SMTP connection, and a webhook connection."""
+
+    email_to: list[str] = Field(default_factory=list)
+    email_from: str = "airflow@retailmax.example"
+    smtp_conn_id: str = "retailmax_smtp"
+    # An Airflow connection whose host is the full URL (Slack/Teams incoming webhook).
+    webhook_conn_id: str | None = "retailmax_alert_webhook"
+
+
 class Settings(_Strict):
     """All settings of one environment."""
 
@@ -86,6 +121,8 @@ class Settings(_Strict):
     spark: SparkSettings
     sharding: ShardingSettings
     quality: QualitySettings
+    orchestration: OrchestrationSettings
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     kubernetes: KubernetesSettings | None = None
 
     @property
@@ -97,6 +134,11 @@ class Settings(_Strict):
     def lake_root(self) -> str:
         """The lake root (a local path or a URI)."""
         return self.paths.lake_root
+
+    @property
+    def reports_root(self) -> str:
+        """Where the daily reports are written (a local path or a URI)."""
+        return self.paths.reports_root
 
 
 def conf_dir() -> Path:
@@ -146,6 +188,7 @@ def _apply_env_overrides(raw: dict[str, Any]) -> dict[str, Any]:
     overrides = {
         "landing_root": os.environ.get(LANDING_ROOT_VAR),
         "lake_root": os.environ.get(LAKE_ROOT_VAR),
+        "reports_root": os.environ.get(REPORTS_ROOT_VAR),
     }
     merged = {**paths, **{key: value for key, value in overrides.items() if value}}
     return {**raw, "paths": merged}

@@ -16,6 +16,7 @@ backend: local
 paths:
   landing_root: landing
   lake_root: /abs/lake
+  reports_root: reports
   jar_cache: .cache/jars
 spark:
   master: "local[2]"
@@ -26,6 +27,8 @@ sharding:
 quality:
   max_reject_rate: 0.05
   max_missing_store_files: 0
+orchestration:
+  start_date: 2024-03-01
 """
 
 

@@ -1,0 +1,104 @@
+"""The DAG builders. DAG files call these with the conf of RETAILMAX_ENV and nothing else.
+
+retail_daily, one run per business day (the logical date is the business date):
+
+    plan_sales_shards -> sales[stores 1-25, 26-50, ...] -> sales_gold -> daily_report
+
+`plan_sales_shards` reads stores.csv and the POS folders of the date (pyarrow, no Spark) and
+returns the `retailmax` arguments of each shard, so the mapped `sales` tasks are one Spark
+application per `sharding.stores_per_shard` stores. Inventory reconciliation (#4), customers
+(#5, beside sales) and promotions (#6, before the report) join this graph as they land.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow.sdk import DAG, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from jobs.orchestration.factory import default_args, spark_task, template_searchpath
+from jobs.orchestration.plan import job_arguments
+from jobs.settings import Settings
+
+TAGS = ["retailmax"]
+
+
+def _start(settings: Settings) -> datetime:
+    start = settings.orchestration.start_date
+    return datetime(start.year, start.month, start.day, tzinfo=UTC)
+
+
+@task
+def plan_store_shards(job: str, ds: str | None = None) -> list[list[str]]:
+    """One `retailmax run JOB --date <ds> --stores A-B` per shard of the date's stores."""
+    from datetime import date
+
+    from jobs.orchestration.plan import store_shards
+    from jobs.settings import load_settings
+
+    run_date = date.fromisoformat(str(ds))
+    shards = store_shards(load_settings(), run_date)
+    if not shards:
+        raise ValueError(f"no stores in reference/stores.csv nor POS folders for {run_date}")
+    return [job_arguments(job, run_date, stores) for stores in shards]
+
+
+def build_retail_daily(settings: Settings) -> DAG:
+    """retail_daily: @daily with catchup; shards, then the all-store gold steps, then the report."""
+    with DAG(
+        dag_id="retail_daily",
+        description="POS and online sales -> sales lines -> gold -> the daily sales report",
+        # Data-interval semantics: the run for day D starts after D ends, and its logical
+        # date (`ds`) is D, the business date every task is keyed on.
+        schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+        start_date=_start(settings),
+        catchup=settings.orchestration.catchup,
+        max_active_runs=settings.orchestration.max_active_runs,
+        default_args=default_args(settings),
+        template_searchpath=template_searchpath(settings),
+        tags=TAGS,
+        doc_md=__doc__,
+    ) as dag:
+        plan = plan_store_shards.override(task_id="plan_sales_shards")(job="sales")
+        sales = spark_task(settings, "sales", task_id="sales", application_args=plan, mapped=True)
+        sales_gold = spark_task(
+            settings,
+            "sales-gold",
+            task_id="sales_gold",
+            application_args=job_arguments("sales-gold", "{{ ds }}"),
+            mapped=False,
+        )
+        report = spark_task(
+            settings,
+            "report",
+            task_id="daily_report",
+            application_args=job_arguments("report", "{{ ds }}"),
+            mapped=False,
+        )
+        plan >> sales >> sales_gold >> report
+    return dag
+
+
+def build_maintenance(settings: Settings) -> DAG:
+    """maintenance: weekly OPTIMIZE of the recent days and VACUUM, retention from conf."""
+    orchestration = settings.orchestration
+    with DAG(
+        dag_id="maintenance",
+        description="OPTIMIZE the recent partitions and VACUUM every lake table",
+        schedule=orchestration.maintenance_schedule,
+        start_date=_start(settings),
+        catchup=False,  # compaction of the latest state; missed weeks need no replay
+        max_active_runs=1,
+        default_args=default_args(settings),
+        template_searchpath=template_searchpath(settings),
+        tags=TAGS,
+    ) as dag:
+        spark_task(
+            settings,
+            "maintenance",
+            task_id="optimize_and_vacuum",
+            application_args=job_arguments("maintenance", "{{ ds }}"),
+            mapped=False,
+        )
+    return dag
