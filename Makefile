@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed
 JAR_CACHE := .cache/jars
 DEMO_LANDING := data/landing
 DEMO_LAKE := data/lake
+DEMO_REPORTS := data/reports
 
-.PHONY: setup demo test lint typecheck unit bench clean help
+.PHONY: setup demo airflow test lint typecheck unit bench clean help
 
 help:
 	@echo "make setup  - create .venv, install the project and dev tools, fetch Delta's jars once"
-	@echo "make demo   - setup, check the runtime, generate a small dataset, run the sales job"
+	@echo "make demo   - setup, generate 50 stores x 3 days, run retail_daily in Airflow, summary"
+	@echo "make airflow - Airflow standalone with these DAGs on http://localhost:8080"
 	@echo "make test   - setup, ruff, mypy, pytest"
 	@echo "make bench  - benchmarks (see benchmarks/README.md)"
 
@@ -30,16 +32,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# The main job: 50 stores x 3 days with anomalies, run day by day by real Airflow
+# (`airflow dags test retail_daily D`, SQLite in .airflow/, local backend), then a summary.
 demo: setup
 	$(PY) -m jobs.doctor --spark
-	rm -rf $(DEMO_LANDING)
-	$(VENV)/bin/retailmax generate --stores 20 --days 3 --start 2024-03-04 \
-	  --anomalies 0.002 --lines-per-store 2000 --landing $(DEMO_LANDING)
-	rm -rf $(DEMO_LAKE)
+	rm -rf $(DEMO_LANDING) $(DEMO_LAKE) $(DEMO_REPORTS)
 	RETAILMAX_LANDING_ROOT=$(DEMO_LANDING) RETAILMAX_LAKE_ROOT=$(DEMO_LAKE) \
-	  $(VENV)/bin/retailmax run sales --date 2024-03-04
-	@echo "landing data: $(abspath $(DEMO_LANDING)) (manifest: $(DEMO_LANDING)/_manifest.json)"
-	@echo "Delta tables: $(abspath $(DEMO_LAKE)) (e.g. gold/daily_store_sales)"
+	  RETAILMAX_REPORTS_ROOT=$(DEMO_REPORTS) $(PY) -m jobs.orchestration.demo
+
+# Airflow standalone on http://localhost:8080 with these DAGs (user admin; the password is in
+# .airflow/simple_auth_manager_passwords.json.generated). Ctrl-C stops it.
+airflow: setup
+	RETAILMAX_LANDING_ROOT=$(DEMO_LANDING) RETAILMAX_LAKE_ROOT=$(DEMO_LAKE) \
+	  RETAILMAX_REPORTS_ROOT=$(DEMO_REPORTS) $(PY) -m jobs.orchestration.local_airflow standalone
 
 lint: setup
 	$(VENV)/bin/ruff check jobs dags tests benchmarks
@@ -58,4 +63,4 @@ bench: setup
 	$(PY) -m benchmarks.sales
 
 clean:
-	rm -rf data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data .airflow .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,10 @@ import pytest
 from jobs.settings import Settings, load_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Airflow, once imported, writes its config under AIRFLOW_HOME: never the developer's own.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="retailmax-airflow-home-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 
 # Delta's own fast test settings (few snapshot partitions, small log cache) and a tiny Spark.
 SPARK_TEST_CONF = {

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
+
 HEADER = (
     "transaction_id,line_number,store_id,register_id,transaction_ts,sku,quantity,"
     "unit_price,discount_amount,promo_code,loyalty_id,payment_method"
@@ -194,3 +196,25 @@ def winning_lines(landing: Path) -> list[dict]:
         }
         for key, (_, row) in winners.items()
     ]
+
+
+def expected_daily_store_sales(landing: Path) -> pd.DataFrame:
+    """gold.daily_store_sales computed with pandas from the oracle's winning lines."""
+    lines = pd.DataFrame(winning_lines(landing))
+    lines["amount"] = lines.quantity.map(Decimal) * lines.unit_price
+    sold, returned = lines.quantity > 0, lines.quantity < 0
+    lines["units_sold"] = lines.quantity.where(sold, 0)
+    lines["units_returned"] = (-lines.quantity).where(returned, 0)
+    lines["gross_sales"] = lines.amount.where(sold, Decimal(0))
+    lines["returns_value"] = (-lines.amount).where(returned, Decimal(0))
+    expected = lines.groupby(["sale_date", "store_id"]).agg(
+        transactions=("transaction_id", "nunique"),
+        lines=("transaction_id", "size"),
+        units_sold=("units_sold", "sum"),
+        units_returned=("units_returned", "sum"),
+        gross_sales=("gross_sales", "sum"),
+        discounts=("discount_amount", "sum"),
+        returns_value=("returns_value", "sum"),
+    )
+    expected["net_sales"] = expected.gross_sales - expected.discounts - expected.returns_value
+    return expected.sort_index()

@@ -18,7 +18,8 @@ from jobs.context import RunContext
 from jobs.errors import DataQualityGateError, ExitCode
 from jobs.sales import run, run_gold_step
 from jobs.settings import QualitySettings, Settings
-from tests.pos_oracle import check_landing, winning_lines
+from tests.pos_oracle import check_landing, expected_daily_store_sales
+from tests.tables import snapshot, table
 
 DAYS = (date(2024, 3, 4), date(2024, 3, 5))
 STARTED = datetime(2024, 3, 6, 2, 0, tzinfo=UTC)
@@ -28,17 +29,6 @@ LOOSE = QualitySettings(max_reject_rate=1.0, max_missing_store_files=100)
 def settings_for(base: Settings, landing: Path, lake: Path, quality=LOOSE) -> Settings:
     paths = base.paths.model_copy(update={"landing_root": str(landing), "lake_root": str(lake)})
     return base.model_copy(update={"paths": paths, "quality": quality})
-
-
-def table(lake: Path, name: str) -> pd.DataFrame:
-    layer, table_name = name.split(".")
-    return DeltaTable(str(lake / layer / table_name)).to_pandas()
-
-
-def snapshot(lake: Path, name: str) -> pd.DataFrame:
-    df = table(lake, name).drop(columns=["ingested_at"], errors="ignore")
-    df = df.astype({c: str for c in df.columns})
-    return df.sort_values(list(df.columns)).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -143,23 +133,7 @@ def test_missing_store_files_and_rule_counts_are_recorded(
 def test_gold_daily_store_sales_equal_an_independent_computation(
     sales_lake: Path, dirty_landing: Path
 ) -> None:
-    lines = pd.DataFrame(winning_lines(dirty_landing))
-    lines["amount"] = lines.quantity.map(Decimal) * lines.unit_price
-    sold, returned = lines.quantity > 0, lines.quantity < 0
-    lines["units_sold"] = lines.quantity.where(sold, 0)
-    lines["units_returned"] = (-lines.quantity).where(returned, 0)
-    lines["gross_sales"] = lines.amount.where(sold, Decimal(0))
-    lines["returns_value"] = (-lines.amount).where(returned, Decimal(0))
-    expected = lines.groupby(["sale_date", "store_id"]).agg(
-        transactions=("transaction_id", "nunique"),
-        lines=("transaction_id", "size"),
-        units_sold=("units_sold", "sum"),
-        units_returned=("units_returned", "sum"),
-        gross_sales=("gross_sales", "sum"),
-        discounts=("discount_amount", "sum"),
-        returns_value=("returns_value", "sum"),
-    )
-    expected["net_sales"] = expected.gross_sales - expected.discounts - expected.returns_value
+    expected = expected_daily_store_sales(dirty_landing)
     gold = table(sales_lake, "gold.daily_store_sales")  # read without Spark
     gold["sale_date"] = gold.sale_date.astype(str)
     gold = gold.set_index(["sale_date", "store_id"]).sort_index()

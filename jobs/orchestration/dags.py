@@ -13,9 +13,9 @@ application per `sharding.stores_per_shard` stores. Inventory reconciliation (#4
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from airflow.sdk import DAG, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import DAG, CronDataIntervalTimetable, task
 
 from jobs.orchestration.factory import default_args, spark_task, template_searchpath
 from jobs.orchestration.plan import job_arguments
@@ -44,6 +44,12 @@ def plan_store_shards(job: str, ds: str | None = None) -> list[list[str]]:
     return [job_arguments(job, run_date, stores) for stores in shards]
 
 
+def date_step(settings: Settings, job: str, task_id: str) -> Any:
+    """A whole-date Spark step: `retailmax run JOB --date {{ ds }}`."""
+    arguments = job_arguments(job, "{{ ds }}")
+    return spark_task(settings, job, task_id=task_id, application_args=arguments, mapped=False)
+
+
 def build_retail_daily(settings: Settings) -> DAG:
     """retail_daily: @daily with catchup; shards, then the all-store gold steps, then the report."""
     with DAG(
@@ -62,20 +68,8 @@ def build_retail_daily(settings: Settings) -> DAG:
     ) as dag:
         plan = plan_store_shards.override(task_id="plan_sales_shards")(job="sales")
         sales = spark_task(settings, "sales", task_id="sales", application_args=plan, mapped=True)
-        sales_gold = spark_task(
-            settings,
-            "sales-gold",
-            task_id="sales_gold",
-            application_args=job_arguments("sales-gold", "{{ ds }}"),
-            mapped=False,
-        )
-        report = spark_task(
-            settings,
-            "report",
-            task_id="daily_report",
-            application_args=job_arguments("report", "{{ ds }}"),
-            mapped=False,
-        )
+        sales_gold = date_step(settings, "sales-gold", "sales_gold")
+        report = date_step(settings, "report", "daily_report")
         plan >> sales >> sales_gold >> report
     return dag
 
@@ -94,11 +88,5 @@ def build_maintenance(settings: Settings) -> DAG:
         template_searchpath=template_searchpath(settings),
         tags=TAGS,
     ) as dag:
-        spark_task(
-            settings,
-            "maintenance",
-            task_id="optimize_and_vacuum",
-            application_args=job_arguments("maintenance", "{{ ds }}"),
-            mapped=False,
-        )
+        date_step(settings, "maintenance", "optimize_and_vacuum")
     return dag

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
 
@@ -85,9 +86,12 @@ def migrate(settings: Settings, env: Mapping[str, str]) -> None:
     )
 
 
-def dags_test(dag_id: str, logical_date: str, env: Mapping[str, str]) -> int:
-    """`airflow dags test DAG DATE`: one real DAG run, in process, with the local executor path."""
-    return subprocess.run([AIRFLOW, "dags", "test", dag_id, logical_date], env=env).returncode
+def dags_test(
+    dag_id: str, logical_date: str, env: Mapping[str, str], stdout: IO[str] | None = None
+) -> int:
+    """`airflow dags test DAG DATE`: one real DAG run, every task in turn; its exit code."""
+    command = [AIRFLOW, "dags", "test", dag_id, logical_date]
+    return subprocess.run(command, env=env, stdout=stdout, stderr=subprocess.STDOUT).returncode
 
 
 def main(argv: list[str] | None = None) -> int:

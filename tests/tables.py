@@ -1,0 +1,21 @@
+"""Lake tables read back without Spark (deltalake), for comparisons in tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from deltalake import DeltaTable
+
+
+def table(lake: Path, name: str) -> pd.DataFrame:
+    """`silver.sales_lines` -> the table at <lake>/silver/sales_lines, as pandas."""
+    layer, table_name = name.split(".")
+    return DeltaTable(str(lake / layer / table_name)).to_pandas()
+
+
+def snapshot(lake: Path, name: str) -> pd.DataFrame:
+    """The table's content in a comparable order, without the lineage-only ingested_at."""
+    df = table(lake, name).drop(columns=["ingested_at"], errors="ignore")
+    df = df.astype({c: str for c in df.columns})
+    return df.sort_values(list(df.columns)).reset_index(drop=True)

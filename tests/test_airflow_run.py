@@ -1,0 +1,166 @@
+"""retail_daily through real Airflow (`airflow dags test`, SQLite, local backend, spark-submit):
+gold rows as an independent computation says, re-runs change nothing, and a failure reaches a
+real SMTP server and a real webhook receiver on 127.0.0.1 with what broke."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from jobs.orchestration.local_airflow import dags_test, local_airflow_env, migrate
+from jobs.orchestration.receivers import Inbox, alert_receivers
+from jobs.sales.tables import ALL_TABLES
+from jobs.settings import PROJECT_ROOT, Settings
+from tests.pos_oracle import expected_daily_store_sales
+from tests.tables import snapshot, table
+
+pytestmark = pytest.mark.slow
+
+DAY = date(2024, 3, 4)
+NO_DATA_DAY = date(2024, 3, 6)  # clean_landing holds 2024-03-04 and 2024-03-05 only
+TABLES = [spec.name for spec in ALL_TABLES]
+
+
+@dataclass
+class Run:
+    code: int
+    log: str
+    emails: list
+    posts: list
+
+
+@dataclass
+class World:
+    root: Path
+    lake: Path
+    reports: Path
+    home: Path
+    settings: Settings
+    base_env: dict[str, str]
+
+    def run(self, day: date) -> Run:
+        """One `airflow dags test retail_daily <day>` with the alert receivers listening."""
+        inbox: Inbox
+        with alert_receivers() as inbox:
+            env = local_airflow_env(
+                self.settings, self.home, inbox.smtp_port, inbox.webhook_url, base=self.base_env
+            )
+            log_path = self.root / f"dags_test_{day}_{len(list(self.root.glob('*.log')))}.log"
+            with log_path.open("w") as out:
+                code = dags_test("retail_daily", str(day), env, stdout=out)
+        return Run(code, log_path.read_text(), list(inbox.emails), list(inbox.posts))
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, clean_landing: Path, local_settings: Settings
+) -> World:
+    """A conf dir (shards of 2 stores, no retries, small Spark), a fresh AIRFLOW_HOME, migrated."""
+    root = tmp_path_factory.mktemp("airflow_run")
+    conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
+    conf["paths"] = {
+        "landing_root": str(clean_landing),
+        "lake_root": str(root / "lake"),
+        "reports_root": str(root / "reports"),
+        "jar_cache": local_settings.paths.jar_cache,
+    }
+    conf["spark"].update({"master": "local[2]", "driver_memory": "1g"})
+    conf["sharding"]["stores_per_shard"] = 2
+    conf["orchestration"]["retries"] = 0  # a failure alerts at once
+    conf_dir = root / "conf"
+    conf_dir.mkdir()
+    (conf_dir / "local.yaml").write_text(yaml.safe_dump(conf))
+    keep = ("PATH", "HOME", "JAVA_HOME", "LANG")
+    base = {k: v for k, v in os.environ.items() if k in keep}
+    base["RETAILMAX_CONF_DIR"] = str(conf_dir)
+    world = World(root, root / "lake", root / "reports", root / "airflow", local_settings, base)
+    migrate(local_settings, local_airflow_env(local_settings, world.home, base=base))
+    return world
+
+
+@pytest.fixture(scope="module")
+def first_run(world: World) -> Run:
+    return world.run(DAY)
+
+
+def test_retail_daily_succeeds_without_alerts(first_run: Run) -> None:
+    assert first_run.code == 0, first_run.log[-4000:]
+    assert (first_run.emails, first_run.posts) == ([], [])
+
+
+def test_gold_rows_equal_an_independent_computation(
+    first_run: Run, world: World, clean_landing: Path
+) -> None:
+    expected = expected_daily_store_sales(clean_landing).loc[str(DAY)]
+    gold = table(world.lake, "gold.daily_store_sales").set_index("store_id").sort_index()
+    assert list(gold.index) == list(expected.index) == [1, 2, 3, 4]
+    for column in expected.columns:
+        assert [Decimal(str(v)) for v in gold[column]] == [
+            Decimal(str(v)) for v in expected[column]
+        ], column
+
+
+def test_mapped_shards_are_named_by_store_range(first_run: Run, world: World) -> None:
+    with sqlite3.connect(world.home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT map_index, rendered_map_index, state FROM task_instance "
+            "WHERE dag_id = 'retail_daily' AND task_id = 'sales' ORDER BY map_index"
+        ).fetchall()
+    assert rows == [(0, "stores 1-2", "success"), (1, "stores 3-4", "success")]
+
+
+def test_the_daily_report_is_written_with_the_days_net_sales(first_run: Run, world: World) -> None:
+    report = world.reports / "daily_sales" / f"daily_sales_{DAY}.md"
+    summary = table(world.lake, "gold.daily_sales_summary")
+    total = sum(Decimal(str(v)) for v in summary.net_sales)  # stores and the web shop
+    assert f"Net sales: **{total:,.2f}** across 4 stores" in report.read_text()
+
+
+def test_a_rerun_of_the_same_logical_date_leaves_the_tables_unchanged(
+    first_run: Run, world: World
+) -> None:
+    before = {name: snapshot(world.lake, name) for name in TABLES}
+    again = world.run(DAY)
+    assert again.code == 0, again.log[-4000:]
+    for name in TABLES:
+        pd.testing.assert_frame_equal(snapshot(world.lake, name), before[name], obj=name)
+
+
+def test_a_failed_shard_alerts_by_email_and_webhook_with_what_broke(
+    first_run: Run, world: World, clean_landing: Path
+) -> None:
+    failed = world.run(NO_DATA_DAY)
+    assert failed.code != 0
+    reason = (
+        f"no landing data for sales on {NO_DATA_DAY}: "
+        f"{clean_landing}/pos/sale_date={NO_DATA_DAY} does not exist"
+    )
+    subjects = sorted(message["Subject"] for message in failed.emails)
+    assert subjects == [
+        f"[RetailMax] retail_daily.sales failed for {NO_DATA_DAY} (stores 1-2)",
+        f"[RetailMax] retail_daily.sales failed for {NO_DATA_DAY} (stores 3-4)",
+    ]
+    for message in failed.emails:
+        assert message["To"] == "data-oncall@retailmax.example"
+        body = message.get_payload()[0].get_payload(decode=True).decode()
+        assert reason in body and "/tasks/sales/mapped/" in body
+    alerts = sorted((post["alert"] for post in failed.posts), key=lambda a: a["store_range"])
+    assert [a["store_range"] for a in alerts] == ["stores 1-2", "stores 3-4"]
+    for index, alert in enumerate(alerts):
+        assert alert["dag_id"] == "retail_daily" and alert["task_id"] == "sales"
+        assert alert["logical_date"] == str(NO_DATA_DAY)
+        assert alert["try_number"] == 1
+        assert alert["reason"] == reason
+        assert alert["log_url"].startswith("http://localhost:8080/dags/retail_daily/runs/")
+        assert alert["log_url"].endswith(f"/tasks/sales/mapped/{index}?try_number=1")
+    assert all(
+        post["text"].startswith("[RetailMax] retail_daily.sales failed") for post in failed.posts
+    )
