@@ -84,6 +84,8 @@ class OrchestrationSettings(_Strict):
     """How Airflow schedules the jobs: the same for both backends."""
 
     start_date: date
+    # Optional last logical date: bounds catchup (the local conf stops at the demo's days).
+    end_date: date | None = None
     catchup: bool = True
     max_active_runs: int = Field(default=1, gt=0)
     # Caps the Spark applications running at once, whatever the DAG or the shard count.

@@ -12,7 +12,7 @@ application per `sharding.stores_per_shard` stores. Inventory reconciliation (#4
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, task
@@ -24,16 +24,22 @@ from jobs.settings import Settings
 TAGS = ["retailmax"]
 
 
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def _start(settings: Settings) -> datetime:
-    start = settings.orchestration.start_date
-    return datetime(start.year, start.month, start.day, tzinfo=UTC)
+    return _midnight(settings.orchestration.start_date)
+
+
+def _end(settings: Settings) -> datetime | None:
+    end = settings.orchestration.end_date
+    return _midnight(end) if end else None
 
 
 @task
 def plan_store_shards(job: str, ds: str | None = None) -> list[list[str]]:
     """One `retailmax run JOB --date <ds> --stores A-B` per shard of the date's stores."""
-    from datetime import date
-
     from jobs.orchestration.plan import store_shards
     from jobs.settings import load_settings
 
@@ -59,6 +65,7 @@ def build_retail_daily(settings: Settings) -> DAG:
         # date (`ds`) is D, the business date every task is keyed on.
         schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
         start_date=_start(settings),
+        end_date=_end(settings),
         catchup=settings.orchestration.catchup,
         max_active_runs=settings.orchestration.max_active_runs,
         default_args=default_args(settings),
