@@ -45,6 +45,7 @@ def local_airflow_env(
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__API__BASE_URL": "http://localhost:8080",
+            "AIRFLOW__API__HOST": "127.0.0.1",  # the UI on this machine only
             "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
             _conn_var(settings.orchestration.spark_conn_id): json.dumps(
                 {"conn_type": "spark", "host": settings.spark.master or "local[*]"}
