@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from jobs.context import RunContext
-from jobs.errors import ExitCode, MissingInputError, RetailMaxError
+from jobs.errors import BadArgumentError, ExitCode, MissingInputError, RetailMaxError
 from jobs.registry import JOBS, JobSpec, load_job
 from jobs.selection import parse_shard, parse_store_list
 from jobs.settings import Settings, load_settings
@@ -23,6 +23,17 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a timestamp like 2024-03-04T10:15:00+00:00"
+        ) from None
+    # Naive means UTC; the jobs compare UTC instants.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _rate(text: str) -> float:
@@ -96,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--stores", help="store ids, e.g. 1-50,72 (default: all)")
     scope.add_argument("--shard", help="shard I/N of the stores, e.g. 2/8")
+    run.add_argument(
+        "--since", type=_instant, help="inventory: first movement instant of the batch (incl.)"
+    )
+    run.add_argument(
+        "--until", type=_instant, help="inventory: end of the batch (excluded), e.g. 15 min later"
+    )
     run.add_argument("--env", default=None, help="conf environment (default RETAILMAX_ENV)")
     return parser
 
@@ -151,6 +168,10 @@ def _run(args: argparse.Namespace) -> int:
     spec = JOBS[args.job]
     stores = parse_store_list(args.stores) if args.stores else None
     shard = parse_shard(args.shard) if args.shard else None
+    if (args.since or args.until) and spec.name != "inventory":
+        raise BadArgumentError("--since/--until apply to the inventory job only")
+    if args.since and args.until and args.since >= args.until:
+        raise BadArgumentError(f"--since {args.since} is not before --until {args.until}")
     settings = load_settings(args.env)
     _check_landing(settings, spec, args.date)
     job = load_job(spec)
@@ -160,6 +181,8 @@ def _run(args: argparse.Namespace) -> int:
         stores=stores,
         shard=shard,
         started_at=datetime.now(UTC),
+        since=args.since.replace(tzinfo=None) if args.since else None,
+        until=args.until.replace(tzinfo=None) if args.until else None,
     )
     log.info(
         "run %s for %s (%s) on %s", spec.name, args.date, context.describe_scope(), settings.env

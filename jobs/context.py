@@ -18,6 +18,9 @@ class RunContext:
     stores: tuple[int, ...] | None = None  # an explicit store list
     shard: Shard | None = None  # or shard I/N of all stores
     started_at: datetime | None = None  # lineage only (bronze.ingested_at), never logic
+    # Intraday batches (inventory): movements with since <= movement_ts < until, UTC.
+    since: datetime | None = None
+    until: datetime | None = None
 
     @property
     def is_whole_date(self) -> bool:

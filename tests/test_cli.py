@@ -69,21 +69,37 @@ def test_missing_landing_data_exits_3_naming_the_folder(tmp_path: Path) -> None:
 
 
 def test_a_job_not_landed_yet_exits_5_with_its_issue(tmp_path: Path) -> None:
-    (tmp_path / "warehouse/movements/movement_date=2024-03-05").mkdir(parents=True)
+    for folder in ("crm/customers", "loyalty/members"):
+        (tmp_path / f"{folder}/export_date=2024-03-05").mkdir(parents=True)
     env = {"RETAILMAX_LANDING_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    result = retailmax("run", "inventory", "--date", "2024-03-05", env=env)
+    result = retailmax("run", "customers", "--date", "2024-03-05", env=env)
     assert result.returncode == ExitCode.NOT_IMPLEMENTED
-    assert "job 'inventory' is not implemented yet (planned in issue #4)" in result.stderr
+    assert "job 'customers' is not implemented yet (planned in issue #5)" in result.stderr
+
+
+def test_a_batch_window_is_for_inventory_only_and_must_be_ordered(tmp_path: Path) -> None:
+    env = {"RETAILMAX_LANDING_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    window = ("--since", "2024-03-05T10:15:00+01:00", "--until", "2024-03-05T09:00:00Z")
+    result = retailmax("run", "inventory", "--date", "2024-03-05", *window, env=env)
+    assert result.returncode == ExitCode.BAD_ARGUMENTS
+    assert result.stderr.strip() == (
+        "retailmax: error: --since 2024-03-05 09:15:00+00:00 is not before "
+        "--until 2024-03-05 09:00:00+00:00"
+    )
+    result = retailmax("run", "sales", "--date", "2024-03-05", "--since", "2024-03-05", env=env)
+    assert result.returncode == ExitCode.BAD_ARGUMENTS
+    assert "--since/--until apply to the inventory job only" in result.stderr
 
 
 def test_a_bad_conf_exits_2_with_one_line(tmp_path: Path) -> None:
-    # Only env is set: backend, paths, spark, sharding and quality are missing (1 named + 4).
+    # Only env is set: backend, paths, spark, sharding, quality and orchestration are missing
+    # (1 named + 5).
     (tmp_path / "broken.yaml").write_text("env: broken\n")
     env = {"RETAILMAX_CONF_DIR": str(tmp_path), "RETAILMAX_ENV": "broken", "PATH": "/usr/bin"}
     result = retailmax("run", "sales", "--date", "2024-03-05", env=env)
     assert result.returncode == ExitCode.BAD_ARGUMENTS
     assert result.stderr.strip() == (
-        f"retailmax: error: {tmp_path}/broken.yaml: backend: missing value (and 4 more problems)"
+        f"retailmax: error: {tmp_path}/broken.yaml: backend: missing value (and 5 more problems)"
     )
 
 

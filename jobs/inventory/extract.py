@@ -1,0 +1,80 @@
+"""The only inventory functions that read: landing files, reference data, silver.sales_lines."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.contracts import MOVEMENT_SCHEMA, OPENING_STOCK_SCHEMA, ORDER_SCHEMA, WAREHOUSES_SCHEMA
+from jobs.lake import list_folder
+from jobs.sales.extract import extract_products, extract_stores
+from jobs.sales.tables import SILVER_SALES_LINES
+
+
+def _folder(landing_root: str, *parts: str) -> str:
+    return "/".join([landing_root.rstrip("/"), *parts])
+
+
+def _csv(spark: SparkSession, path: str, schema: object) -> DataFrame:
+    return (
+        spark.read.schema(schema)  # type: ignore[arg-type]
+        .option("header", "true")
+        .option("mode", "FAILFAST")
+        .option("timestampFormat", "yyyy-MM-dd'T'HH:mm:ssXXX")
+        .csv(path)
+    )
+
+
+def extract_wms_movements(spark: SparkSession, landing_root: str, run_date: date) -> DataFrame:
+    """warehouse/movements/movement_date=D/*.csv; empty when the folder is absent."""
+    folder = _folder(landing_root, "warehouse", "movements", f"movement_date={run_date}")
+    if not list_folder(spark, folder):
+        return spark.createDataFrame([], MOVEMENT_SCHEMA)
+    return _csv(spark, folder, MOVEMENT_SCHEMA)
+
+
+def extract_opening_stock(spark: SparkSession, landing_root: str, run_date: date) -> DataFrame:
+    """warehouse/opening_stock/snapshot_date=D/opening_stock.csv; empty when there is none."""
+    folder = _folder(landing_root, "warehouse", "opening_stock", f"snapshot_date={run_date}")
+    if not list_folder(spark, folder):
+        return spark.createDataFrame([], OPENING_STOCK_SCHEMA)
+    return _csv(spark, folder, OPENING_STOCK_SCHEMA)
+
+
+def extract_orders(spark: SparkSession, landing_root: str, run_date: date) -> DataFrame:
+    """The web shop's order states exported on D (shipments and reservations come from them)."""
+    folder = _folder(landing_root, "ecommerce", "orders", f"export_date={run_date}")
+    if not list_folder(spark, folder):
+        return spark.createDataFrame([], ORDER_SCHEMA)
+    return spark.read.schema(ORDER_SCHEMA).option("mode", "FAILFAST").json(folder)
+
+
+def extract_store_sales(spark: SparkSession, lake_root: str, run_date: date) -> DataFrame:
+    """The date's store lines of silver.sales_lines (empty before the sales job has run)."""
+    from delta.tables import DeltaTable
+
+    path = SILVER_SALES_LINES.path(lake_root)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return spark.createDataFrame([], SILVER_SALES_LINES.schema)
+    return (
+        spark.read.format("delta")
+        .load(path)
+        .where((F.col("sale_date") == F.lit(run_date)) & (F.col("channel") == "STORE"))
+    )
+
+
+def extract_locations(spark: SparkSession, landing_root: str) -> DataFrame:
+    """Every location id: `STORE-<store_id>` of stores.csv and the warehouses."""
+    stores_df = extract_stores(spark, landing_root).select(
+        F.concat(F.lit("STORE-"), F.col("store_id").cast("string")).alias("location_id")
+    )
+    path = _folder(landing_root, "reference", "warehouses.csv")
+    warehouses_df = _csv(spark, path, WAREHOUSES_SCHEMA).select("location_id")
+    return stores_df.unionByName(warehouses_df)
+
+
+def extract_skus(spark: SparkSession, landing_root: str) -> DataFrame:
+    """The SKUs of products.csv."""
+    return extract_products(spark, landing_root).select("sku")

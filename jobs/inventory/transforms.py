@@ -1,0 +1,223 @@
+"""Pure inventory transforms: every source becomes ledger rows; levels come from the ledger.
+
+A movement is a signed change of on-hand, except CYCLE_COUNT and OPENING, which set it
+(`is_absolute`). The balance of a (location, sku) is its latest absolute value plus every change
+after that instant; a change at the very instant of a count is part of the count. Being a
+function of the set of movements, not of their arrival order, it gives the same result
+whatever order the files come in, and applying a batch twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.inventory.tables import STOCK_MOVEMENTS
+
+LEDGER_NAMES = [field.name for field in STOCK_MOVEMENTS.schema.fields]
+ABSOLUTE_TYPES = ("CYCLE_COUNT", "OPENING")
+RULE_UNKNOWN_LOCATION = "unknown_location"
+RULE_UNKNOWN_SKU = "unknown_sku"
+
+
+def _ledger(df: DataFrame) -> DataFrame:
+    """The ledger's columns, in order, with movement_date derived from movement_ts."""
+    return df.withColumn("movement_date", F.to_date("movement_ts")).select(
+        *[F.col(field.name).cast(field.dataType) for field in STOCK_MOVEMENTS.schema.fields]
+    )
+
+
+def wms_to_ledger(movements_df: DataFrame) -> DataFrame:
+    """Warehouse-system movements: receipts, transfers, adjustments, cycle counts."""
+    return _ledger(
+        movements_df.select(
+            F.concat(F.lit("WMS-"), "movement_id").alias("movement_key"),
+            F.lit("WMS").alias("source"),
+            "movement_type",
+            "movement_ts",
+            "location_id",
+            "sku",
+            "quantity",
+            F.col("movement_type").isin(*ABSOLUTE_TYPES).alias("is_absolute"),
+            F.coalesce("transfer_id", "reference").alias("reference"),
+        )
+    )
+
+
+def pos_to_ledger(sales_lines_df: DataFrame) -> DataFrame:
+    """Store sales (stock out) and returns (stock back in) from silver.sales_lines."""
+    store_lines_df = sales_lines_df.where(F.col("channel") == "STORE")
+    return _ledger(
+        store_lines_df.select(
+            F.concat_ws(
+                "-",
+                F.lit("POS"),
+                "store_id",
+                F.col("sale_date").cast("string"),
+                "transaction_id",
+                F.col("line_number").cast("string"),
+            ).alias("movement_key"),
+            F.lit("POS").alias("source"),
+            F.when(F.col("quantity") < 0, "RETURN").otherwise("SALE").alias("movement_type"),
+            F.col("transaction_ts").alias("movement_ts"),
+            F.concat(F.lit("STORE-"), F.col("store_id").cast("string")).alias("location_id"),
+            "sku",
+            (-F.col("quantity")).alias("quantity"),
+            F.lit(False).alias("is_absolute"),
+            F.col("transaction_id").alias("reference"),
+        )
+    )
+
+
+def shipments_to_ledger(orders_df: DataFrame) -> DataFrame:
+    """Online orders in their latest state; SHIPPED ones leave their warehouse at shipped_ts."""
+    latest = Window.partitionBy("order_id").orderBy(F.col("updated_ts").desc())
+    shipped_df = (
+        orders_df.withColumn("state_rank", F.row_number().over(latest))
+        .where((F.col("state_rank") == 1) & (F.col("status") == "SHIPPED"))
+        .select(
+            "order_id", "shipped_ts", "fulfilment_location_id", F.explode("items").alias("item")
+        )
+    )
+    return _ledger(
+        shipped_df.select(
+            F.concat_ws(
+                "-", F.lit("SHIP"), "order_id", F.col("item.line_number").cast("string")
+            ).alias("movement_key"),
+            F.lit("ONLINE").alias("source"),
+            F.lit("SHIPMENT").alias("movement_type"),
+            F.col("shipped_ts").alias("movement_ts"),
+            F.col("fulfilment_location_id").alias("location_id"),
+            F.col("item.sku").alias("sku"),
+            (-F.col("item.quantity")).alias("quantity"),
+            F.lit(False).alias("is_absolute"),
+            F.col("order_id").alias("reference"),
+        )
+    )
+
+
+def opening_to_ledger(opening_df: DataFrame, snapshot_date: date) -> DataFrame:
+    """A stock snapshot: absolute balances at snapshot_ts."""
+    return _ledger(
+        opening_df.select(
+            F.concat_ws(
+                "-", F.lit("OPEN"), F.lit(snapshot_date.isoformat()), "location_id", "sku"
+            ).alias("movement_key"),
+            F.lit("OPENING").alias("source"),
+            F.lit("OPENING").alias("movement_type"),
+            F.col("snapshot_ts").alias("movement_ts"),
+            "location_id",
+            "sku",
+            F.col("on_hand").alias("quantity"),
+            F.lit(True).alias("is_absolute"),
+            F.lit(None).cast(T.StringType()).alias("reference"),
+        )
+    )
+
+
+def filter_window(
+    ledger_df: DataFrame, since: datetime | None, until: datetime | None
+) -> DataFrame:
+    """Movements with since <= movement_ts < until (UTC); no bound when None."""
+    condition: Column = F.lit(True)
+    if since is not None:
+        condition = condition & (F.col("movement_ts") >= F.lit(since))
+    if until is not None:
+        condition = condition & (F.col("movement_ts") < F.lit(until))
+    return ledger_df.where(condition)
+
+
+def dedupe_movements(ledger_df: DataFrame) -> DataFrame:
+    """A re-sent movement (same key) counts once: the earliest version of it is kept."""
+    first = Window.partitionBy("movement_key").orderBy("movement_ts", "quantity", "location_id")
+    return (
+        ledger_df.withColumn("copy", F.row_number().over(first))
+        .where(F.col("copy") == 1)
+        .drop("copy")
+    )
+
+
+def with_movement_violations(
+    ledger_df: DataFrame, locations_df: DataFrame, skus_df: DataFrame
+) -> DataFrame:
+    """Adds `rules`: the names of the rules a movement breaks (empty when it is valid)."""
+    known_locations = locations_df.select("location_id", F.lit(True).alias("is_known_location"))
+    known_skus = skus_df.select("sku", F.lit(True).alias("is_known_sku"))
+    return (
+        ledger_df.join(F.broadcast(known_locations), "location_id", "left")
+        .join(F.broadcast(known_skus), "sku", "left")
+        .withColumn(
+            "rules",
+            F.filter(
+                F.array(
+                    F.when(F.col("is_known_location").isNull(), F.lit(RULE_UNKNOWN_LOCATION)),
+                    F.when(F.col("is_known_sku").isNull(), F.lit(RULE_UNKNOWN_SKU)),
+                ),
+                lambda rule: rule.isNotNull(),
+            ),
+        )
+        .select(*LEDGER_NAMES, "rules")
+    )
+
+
+def stock_levels(ledger_df: DataFrame, counts_df: DataFrame) -> DataFrame:
+    """Balances of the (location, sku) keys of ledger_df.
+
+    counts_df (location_id, sku, count_on_hand, last_count_ts, last_movement_ts) is the state's
+    latest count for those keys: a count older than the ledger rows read. ledger_df holds every
+    movement of the keys since that count (or since the key's first movement).
+    """
+    state_counts_df = counts_df.select(
+        "location_id",
+        "sku",
+        F.col("last_count_ts").alias("movement_ts"),
+        F.col("count_on_hand").alias("quantity"),
+        F.lit(True).alias("is_absolute"),
+    ).where(F.col("movement_ts").isNotNull())
+    rows_df = ledger_df.select(
+        "location_id", "sku", "movement_ts", F.col("quantity").cast("long"), "is_absolute"
+    ).unionByName(state_counts_df)
+    latest_first = F.struct(F.col("movement_ts"), F.col("quantity"))
+    base_df = (
+        rows_df.where("is_absolute")
+        .groupBy("location_id", "sku")
+        .agg(F.max(latest_first).alias("base"))
+        .select(
+            "location_id",
+            "sku",
+            F.col("base.movement_ts").alias("last_count_ts"),
+            F.col("base.quantity").alias("count_on_hand"),
+        )
+    )
+    changes_df = (
+        rows_df.where(~F.col("is_absolute"))
+        .join(base_df, ["location_id", "sku"], "left")
+        .where(F.col("last_count_ts").isNull() | (F.col("movement_ts") > F.col("last_count_ts")))
+        .groupBy("location_id", "sku")
+        .agg(F.sum("quantity").alias("change"))
+    )
+    last_df = ledger_df.groupBy("location_id", "sku").agg(
+        F.max("movement_ts").alias("ledger_last_ts")
+    )
+    return (
+        last_df.join(base_df, ["location_id", "sku"], "left")
+        .join(changes_df, ["location_id", "sku"], "left")
+        .join(
+            counts_df.select("location_id", "sku", F.col("last_movement_ts").alias("state_last")),
+            ["location_id", "sku"],
+            "left",
+        )
+        .select(
+            "location_id",
+            "sku",
+            (F.coalesce("count_on_hand", F.lit(0)) + F.coalesce("change", F.lit(0)))
+            .cast("long")
+            .alias("on_hand"),
+            F.greatest("ledger_last_ts", "state_last").alias("last_movement_ts"),
+            F.col("count_on_hand").cast("long"),
+            "last_count_ts",
+        )
+    )
