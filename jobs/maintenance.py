@@ -12,14 +12,31 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from pyspark.sql import types as T
+
 from jobs.context import RunContext
+from jobs.inventory.tables import QUARANTINE_STOCK_MOVEMENTS, STOCK_LEVELS, STOCK_MOVEMENTS
 from jobs.lake import TableSpec
 from jobs.sales.tables import ALL_TABLES as SALES_TABLES
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
 
-MAINTAINED_TABLES: tuple[TableSpec, ...] = SALES_TABLES
+MAINTAINED_TABLES: tuple[TableSpec, ...] = (
+    *SALES_TABLES,
+    STOCK_MOVEMENTS,
+    QUARANTINE_STOCK_MOVEMENTS,
+    STOCK_LEVELS,
+)
+
+
+def _recent_days(spec: TableSpec, since: object, until: object) -> str | None:
+    """The OPTIMIZE predicate of a date-partitioned table; None (whole table) otherwise."""
+    first = spec.partition_by[0] if spec.partition_by else None
+    field = next((f for f in spec.schema.fields if f.name == first), None)
+    if field is None or not isinstance(field.dataType, T.DateType):
+        return None
+    return f"{first} >= '{since}' AND {first} <= '{until}'"
 
 
 def run(context: RunContext) -> dict[str, Any]:
@@ -37,14 +54,11 @@ def run(context: RunContext) -> dict[str, Any]:
             log.info("maintenance: %s does not exist yet, skipped", spec.name)
             continue
         table = DeltaTable.forPath(spark, path)
-        date_column = spec.partition_by[0]
-        metrics = (
-            table.optimize()
-            .where(f"{date_column} >= '{since}' AND {date_column} <= '{context.run_date}'")
-            .executeCompaction()
-            .select("metrics.numFilesRemoved")
-            .first()
-        )
+        optimize = table.optimize()
+        predicate = _recent_days(spec, since, context.run_date)
+        if predicate:
+            optimize = optimize.where(predicate)
+        metrics = optimize.executeCompaction().select("metrics.numFilesRemoved").first()
         table.vacuum(float(orchestration.vacuum_retention_hours))
         figures["tables"] += 1
         figures["files_compacted"] += int(metrics[0]) if metrics else 0

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from jobs.inventory.tables import STOCK_LEVELS, STOCK_MOVEMENTS
 from jobs.orchestration.local_airflow import dags_test, local_airflow_env, migrate
 from jobs.orchestration.receivers import Inbox, alert_receivers
 from jobs.sales.tables import ALL_TABLES
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 DAY = date(2024, 3, 4)
 NO_DATA_DAY = date(2024, 3, 6)  # clean_landing holds 2024-03-04 and 2024-03-05 only
-TABLES = [spec.name for spec in ALL_TABLES]
+TABLES = [spec.name for spec in (*ALL_TABLES, STOCK_MOVEMENTS, STOCK_LEVELS)]
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from jobs.orchestration.alerts import EmailAlert, WebhookAlert
-from jobs.orchestration.dags import build_maintenance, build_retail_daily
+from jobs.orchestration.dags import build_inventory_sync, build_maintenance, build_retail_daily
 from jobs.orchestration.plan import store_shards
 from jobs.sales.tables import ALL_TABLES
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
@@ -58,7 +58,9 @@ def test_the_dag_folder_imports_without_errors_and_without_pyspark() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "['maintenance', 'retail_daily']"
+    assert done.stdout.strip().splitlines()[-1] == (
+        "['inventory_sync', 'maintenance', 'retail_daily']"
+    )
 
 
 def test_retail_daily_runs_shards_then_gold_then_the_report(local: Settings) -> None:
@@ -66,7 +68,8 @@ def test_retail_daily_runs_shards_then_gold_then_the_report(local: Settings) -> 
     assert edges(dag) == {
         ("plan_sales_shards", "sales"),
         ("sales", "sales_gold"),
-        ("sales_gold", "daily_report"),
+        ("sales_gold", "inventory_daily"),
+        ("inventory_daily", "daily_report"),
     }
     assert type(dag.get_task("sales")).__name__ == "MappedOperator"
     assert dag.get_task("sales").map_index_template == "stores {{ task.application_args[-1] }}"
@@ -82,7 +85,7 @@ def test_retail_daily_schedule_and_reliability_come_from_conf(local: Settings) -
     timetable: Any = dag.timetable
     assert type(timetable).__name__ == "CronDataIntervalTimetable"
     assert (timetable.expression, str(timetable.timezone)) == ("0 0 * * *", "UTC")
-    for task_id in ("sales", "sales_gold", "daily_report"):
+    for task_id in ("sales", "sales_gold", "inventory_daily", "daily_report"):
         task: Any = dag.get_task(task_id)
         assert task.pool == orchestration.pool
         assert task.retries == orchestration.retries
@@ -95,7 +98,7 @@ def test_retail_daily_schedule_and_reliability_come_from_conf(local: Settings) -
 
 
 def test_both_backends_build_the_same_graph(local: Settings, kubernetes: Settings) -> None:
-    for build in (build_retail_daily, build_maintenance):
+    for build in (build_retail_daily, build_inventory_sync, build_maintenance):
         local_dag, k8s_dag = build(local), build(kubernetes)
         assert edges(local_dag) == edges(k8s_dag)
         assert sorted(local_dag.task_ids) == sorted(k8s_dag.task_ids)
@@ -148,10 +151,43 @@ def test_a_kubernetes_shard_is_a_hardened_spark_application_from_conf(
 def test_the_gold_step_and_report_run_for_the_logical_date(local: Settings) -> None:
     dag = build_retail_daily(local)
     context: dict[str, Any] = {"ds": "2024-03-04", "dag": dag}
-    for task_id, job in (("sales_gold", "sales-gold"), ("daily_report", "report")):
+    steps = (
+        ("sales_gold", "sales-gold"),
+        ("inventory_daily", "inventory"),
+        ("daily_report", "report"),
+    )
+    for task_id, job in steps:
         task: Any = dag.get_task(task_id)
         task.render_template_fields({**context, "task": task})
         assert task.application_args == ["run", job, "--date", "2024-03-04"]
+
+
+def test_inventory_sync_applies_each_interval_without_pile_up(local: Settings) -> None:
+    dag = build_inventory_sync(local)
+    timetable: Any = dag.timetable
+    assert type(timetable).__name__ == "DeltaDataIntervalTimetable"
+    assert timetable.delta == timedelta(minutes=local.orchestration.inventory_sync_minutes)
+    assert (dag.catchup, dag.max_active_runs) == (False, 1)
+    task: Any = dag.get_task("sync_stock")
+    start = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    context = {
+        "data_interval_start": start,
+        "data_interval_end": start + timedelta(minutes=15),
+        "dag": dag,
+        "task": task,
+    }
+    task.render_template_fields(context)
+    assert task.application_args == [
+        "run",
+        "inventory",
+        "--date",
+        "2024-03-04",
+        "--since",
+        "2024-03-04T09:00:00+00:00",
+        "--until",
+        "2024-03-04T09:15:00+00:00",
+    ]
+    assert task.pool == local.orchestration.pool
 
 
 def test_maintenance_is_weekly_without_catchup(local: Settings) -> None:

@@ -2,20 +2,21 @@
 
 retail_daily, one run per business day (the logical date is the business date):
 
-    plan_sales_shards -> sales[stores 1-25, 26-50, ...] -> sales_gold -> daily_report
+    plan_sales_shards -> sales[stores 1-25, 26-50, ...] -> sales_gold -> inventory_daily
+                                                                      -> daily_report
 
 `plan_sales_shards` reads stores.csv and the POS folders of the date (pyarrow, no Spark) and
 returns the `retailmax` arguments of each shard, so the mapped `sales` tasks are one Spark
-application per `sharding.stores_per_shard` stores. Inventory reconciliation (#4), customers
-(#5, beside sales) and promotions (#6, before the report) join this graph as they land.
+application per `sharding.stores_per_shard` stores. Customers (#5, beside sales) and
+promotions (#6, before the report) join this graph as they land.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, DeltaDataIntervalTimetable, task
 
 from jobs.orchestration.factory import default_args, spark_task, template_searchpath
 from jobs.orchestration.plan import job_arguments
@@ -76,8 +77,52 @@ def build_retail_daily(settings: Settings) -> DAG:
         plan = plan_store_shards.override(task_id="plan_sales_shards")(job="sales")
         sales = spark_task(settings, "sales", task_id="sales", application_args=plan, mapped=True)
         sales_gold = date_step(settings, "sales-gold", "sales_gold")
+        # The whole day's movements again, POS lines included now that sales has run:
+        # idempotent, so it completes the intraday batches and re-checks their balances.
+        inventory = date_step(settings, "inventory", "inventory_daily")
         report = date_step(settings, "report", "daily_report")
-        plan >> sales >> sales_gold >> report
+        plan >> sales >> sales_gold >> inventory >> report
+    return dag
+
+
+INVENTORY_WINDOW = [
+    "run",
+    "inventory",
+    "--date",
+    "{{ data_interval_start | ds }}",
+    "--since",
+    "{{ data_interval_start.isoformat() }}",
+    "--until",
+    "{{ data_interval_end.isoformat() }}",
+]
+
+
+def build_inventory_sync(settings: Settings) -> DAG:
+    """inventory_sync: every few minutes, the movements of the interval; no pile-up."""
+    orchestration = settings.orchestration
+    with DAG(
+        dag_id="inventory_sync",
+        description="Stock movements of the last interval -> ledger -> stock levels",
+        schedule=DeltaDataIntervalTimetable(
+            timedelta(minutes=orchestration.inventory_sync_minutes)
+        ),
+        start_date=_start(settings),
+        end_date=_end(settings),
+        # A missed interval is not replayed on its own: the next batch and the daily run
+        # (retail_daily.inventory_daily) apply every movement anyway, each exactly once.
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(settings),
+        template_searchpath=template_searchpath(settings),
+        tags=TAGS,
+    ) as dag:
+        spark_task(
+            settings,
+            "inventory",
+            task_id="sync_stock",
+            application_args=INVENTORY_WINDOW,
+            mapped=False,
+        )
     return dag
 
 
