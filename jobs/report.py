@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from jobs.context import RunContext
 from jobs.errors import MissingInputError
-from jobs.orchestration.plan import filesystem
+from jobs.orchestration.plan import filesystem, table_uri
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ def extract_day(lake_root: str, table: str, run_date: date) -> list[dict[str, An
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
-    layer, name = table.split(".", 1)
-    path = f"{lake_root.rstrip('/')}/{layer}/{name}".replace("s3a://", "s3://", 1)
+    path = table_uri(lake_root, table)
     try:
         delta = DeltaTable(path)
     except TableNotFoundError:

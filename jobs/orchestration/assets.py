@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
+from jobs.orchestration.plan import arrow_uri
 from jobs.settings import Settings
 
 # Which tables each job step writes.
@@ -25,9 +26,7 @@ REPORT_ASSET = "report.daily_sales"
 
 def asset_uri(root: str, *parts: str) -> str:
     """A URI Airflow accepts: file:// for local paths, s3:// for Spark's s3a://."""
-    path = "/".join([root.rstrip("/"), *parts])
-    if path.startswith("s3a://"):
-        return "s3://" + path.removeprefix("s3a://")
+    path = arrow_uri("/".join([root.rstrip("/"), *parts]))
     return path if "://" in path else f"file://{path}"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from jobs.orchestration.assets import WRITES
 from jobs.orchestration.local_airflow import DEFAULT_HOME, dags_test, local_airflow_env, migrate
+from jobs.orchestration.plan import table_uri
 from jobs.orchestration.receivers import Inbox, alert_receivers
 from jobs.report import report_path
 from jobs.settings import load_settings
@@ -29,9 +30,8 @@ def table_rows(lake_root: str, table: str) -> int | None:
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
-    layer, name = table.split(".", 1)
     try:
-        return int(DeltaTable(f"{lake_root}/{layer}/{name}").to_pyarrow_table().num_rows)
+        return int(DeltaTable(table_uri(lake_root, table)).to_pyarrow_table().num_rows)
     except TableNotFoundError:
         return None
 

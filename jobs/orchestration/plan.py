@@ -17,10 +17,22 @@ from jobs.settings import Settings
 _STORE_FOLDER = re.compile(r"^store_id=(\d+)$")
 
 
-def filesystem(uri_or_path: str) -> tuple[pa_fs.FileSystem, str]:
-    """A pyarrow filesystem and the path in it; Spark's s3a:// is pyarrow's s3://."""
+def arrow_uri(uri_or_path: str) -> str:
+    """The same location for non-Spark readers: Spark's s3a:// is s3:// to pyarrow and delta-rs."""
     if uri_or_path.startswith("s3a://"):
-        uri_or_path = "s3://" + uri_or_path.removeprefix("s3a://")
+        return "s3://" + uri_or_path.removeprefix("s3a://")
+    return uri_or_path
+
+
+def table_uri(lake_root: str, table: str) -> str:
+    """`silver.sales_lines` -> `<lake_root>/silver/sales_lines`, for non-Spark readers."""
+    layer, name = table.split(".", 1)
+    return arrow_uri(f"{lake_root.rstrip('/')}/{layer}/{name}")
+
+
+def filesystem(uri_or_path: str) -> tuple[pa_fs.FileSystem, str]:
+    """A pyarrow filesystem and the path in it."""
+    uri_or_path = arrow_uri(uri_or_path)
     if "://" not in uri_or_path:
         return pa_fs.LocalFileSystem(), uri_or_path
     fs, path = pa_fs.FileSystem.from_uri(uri_or_path)
