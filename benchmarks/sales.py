@@ -11,9 +11,7 @@ wall times, rows per second per core, peak RSS of the job's process tree, the ra
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,10 +19,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import psutil
-import yaml
-
-from jobs.settings import PROJECT_ROOT, load_settings
+from benchmarks.common import local_env, run_measured
 
 DAY = date(2024, 3, 5)
 CORES = 2
@@ -52,22 +47,7 @@ def run_job(env: dict[str, str]) -> tuple[float, int]:
         "--date",
         DAY.isoformat(),
     ]
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    parent, peak = psutil.Process(child.pid), 0
-    while child.poll() is None:
-        try:
-            tree = [parent, *parent.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree))
-        except psutil.Error:
-            pass
-        time.sleep(0.5)
-    seconds = time.perf_counter() - started
-    if child.returncode != 0:
-        raise SystemExit(f"sales job failed: {child.stderr.read()[-2000:] if child.stderr else ''}")
-    return seconds, peak // 2**20
+    return run_measured(command, env, "sales job")
 
 
 def main() -> int:
@@ -89,16 +69,7 @@ def main() -> int:
         counts = generate(
             GenerateOptions(landing, stores=args.stores, days=1, start=DAY, progress=False)
         ).counts
-        conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
-        conf["paths"] = {
-            "landing_root": str(landing),
-            "lake_root": str(lake),
-            "jar_cache": load_settings("local").paths.jar_cache,
-        }
-        conf["spark"].update({"master": f"local[{CORES}]", "driver_memory": args.driver_memory})
-        (work / "conf").mkdir()
-        (work / "conf" / "local.yaml").write_text(yaml.safe_dump(conf))
-        env = {**os.environ, "RETAILMAX_CONF_DIR": str(work / "conf")}
+        env = local_env(work, landing, lake, CORES, args.driver_memory)
         job_s, job_mib = run_job(env)
 
         duckdb.execute(f"SET threads TO {CORES}")

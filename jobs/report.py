@@ -16,7 +16,8 @@ import pyarrow as pa
 
 from jobs.context import RunContext
 from jobs.errors import MissingInputError
-from jobs.orchestration.plan import filesystem, table_uri
+from jobs.files import write_atomically
+from jobs.orchestration.plan import table_uri
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +118,6 @@ def render_report(
     return "\n".join(lines)
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Writes `<path>.tmp`, then renames it to `path`."""
-    fs, target = filesystem(path)
-    folder = target.rsplit("/", 1)[0]
-    fs.create_dir(folder, recursive=True)
-    temporary = f"{target}.tmp"
-    with fs.open_output_stream(temporary) as stream:
-        stream.write(text.encode("utf-8"))
-    fs.move(temporary, target)
-
-
 def run(context: RunContext) -> dict[str, Any]:
     """Reads the date's gold rows and quality figures; writes the report; returns its path."""
     settings, run_date = context.settings, context.run_date
@@ -144,6 +134,6 @@ def run(context: RunContext) -> dict[str, Any]:
         extract_day(lake, "ops.dq_results", run_date),
     )
     path = report_path(settings.reports_root, run_date)
-    write_atomically(path, text)
+    write_atomically(path, text.encode("utf-8"))
     log.info("daily report for %s: %s", run_date, path)
     return {"report": path}

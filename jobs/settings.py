@@ -104,6 +104,24 @@ class OrchestrationSettings(_Strict):
     spark_conn_id: str = "retailmax_spark_local"
 
 
+class InventorySettings(_Strict):
+    """What the web site may sell and when a location should reorder."""
+
+    # Units per SKU held back from the web site, whatever the warehouse stock; by category
+    # where a category needs more (fresh food, fast sellers).
+    safety_stock_units: int = Field(default=2, ge=0)
+    safety_stock_by_category: dict[str, int] = Field(default_factory=dict)
+    # Order exports read for open reservations (an order placed yesterday may still be open).
+    reservation_lookback_days: int = Field(default=2, gt=0)
+    # Replenishment: sales velocity over this many days up to the run date ...
+    velocity_days: int = Field(default=28, gt=0)
+    # ... reorder when on hand covers less than lead time + safety days of sales,
+    lead_time_days: int = Field(default=3, ge=0)
+    safety_days: int = Field(default=2, ge=0)
+    # ... and order up to that cover plus one review period.
+    review_days: int = Field(default=7, gt=0)
+
+
 class AlertSettings(_Strict):
     """Where failure alerts go: e-mail through an SMTP connection, and a webhook connection."""
 
@@ -125,6 +143,7 @@ class Settings(_Strict):
     quality: QualitySettings
     orchestration: OrchestrationSettings
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    inventory: InventorySettings = Field(default_factory=InventorySettings)
     kubernetes: KubernetesSettings | None = None
 
     @property

@@ -4,7 +4,6 @@ out-of-order and re-sent movements, quarantine; idempotence; MERGE pruning from 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -12,24 +11,9 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from jobs.context import RunContext
-from jobs.inventory import apply_batch
-from jobs.inventory.tables import STOCK_MOVEMENTS
 from jobs.settings import Settings
+from tests.movements import DAY, apply, at, levels, move
 from tests.tables import table
-
-DAY = date(2024, 3, 4)
-NAMES = [field.name for field in STOCK_MOVEMENTS.schema.fields]
-
-
-def at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2024, 3, 4, hour, minute)
-
-
-def move(key: str, kind: str, when: datetime, location: str, sku: str, quantity: int) -> tuple:
-    absolute = kind in ("CYCLE_COUNT", "OPENING")
-    source = {"SALE": "POS", "RETURN": "POS", "OPENING": "OPENING"}.get(kind, "WMS")
-    return (key, source, kind, when, location, sku, quantity, absolute, None, when.date())
-
 
 OPENING_A = move("OPEN-1A", "OPENING", at(0), "STORE-1", "SKU-A", 10)
 SALE_10 = move("POS-1", "SALE", at(10), "STORE-1", "SKU-A", -2)
@@ -66,16 +50,6 @@ def landing(tmp_path: Path) -> Path:
 def context_for(settings: Settings, landing: Path, lake: Path) -> RunContext:
     paths = settings.paths.model_copy(update={"landing_root": str(landing), "lake_root": str(lake)})
     return RunContext(settings.model_copy(update={"paths": paths}), DAY, started_at=at(23))
-
-
-def apply(spark: SparkSession, context: RunContext, rows: list[tuple]) -> dict:
-    batch_df = spark.createDataFrame(rows, STOCK_MOVEMENTS.schema)
-    return apply_batch(spark, context, batch_df)
-
-
-def levels(lake: Path) -> dict[tuple[str, str], int]:
-    df = table(lake, "silver.stock_levels")
-    return {(r.location_id, r.sku): int(r.on_hand) for r in df.itertuples()}
 
 
 def test_sales_returns_and_transfers_add_up(

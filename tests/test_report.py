@@ -6,7 +6,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from jobs.report import render_report, report_path, write_atomically
+from jobs.files import write_atomically
+from jobs.report import render_report, report_path
 
 DAY = date(2024, 3, 4)
 
@@ -55,8 +56,8 @@ def test_report_adds_channels_and_regions_and_ranks_stores() -> None:
 
 def test_the_report_is_renamed_into_place(tmp_path: Path) -> None:
     path = report_path(str(tmp_path), DAY)
-    write_atomically(path, "first\n")
-    write_atomically(path, "second\n")  # a re-run replaces it
+    write_atomically(path, b"first\n")
+    write_atomically(path, b"second\n")  # a re-run replaces it
     assert Path(path).read_text() == "second\n"
     assert Path(path) == tmp_path / "daily_sales" / "daily_sales_2024-03-04.md"
     assert [p.name for p in Path(path).parent.iterdir()] == ["daily_sales_2024-03-04.md"]

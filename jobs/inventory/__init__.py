@@ -5,12 +5,16 @@ shipments (the order export), warehouse movements and an opening snapshot — op
 those with `--since <= movement_ts < --until` (the intraday batches), quarantines the ones
 with an unknown SKU or location, appends the others to `silver.stock_movements` (insert-only
 on movement_key) and MERGEs the new balances of the touched keys into `silver.stock_levels`.
+
+Every run then publishes `gold.ecommerce_availability` and its feed file. The daily run (no
+--since/--until) also reconciles the day's keys against a full replay of the ledger
+(`ops.stock_reconciliation`, corrections merged) and raises `gold.replenishment_alerts`.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pyspark import StorageLevel
@@ -18,8 +22,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.context import RunContext
-from jobs.inventory import extract, load, transforms
-from jobs.inventory.tables import QUARANTINE_STOCK_MOVEMENTS, STOCK_LEVELS, STOCK_MOVEMENTS
+from jobs.inventory import extract, load, outputs, transforms
+from jobs.inventory.tables import (
+    QUARANTINE_STOCK_MOVEMENTS,
+    STOCK_LEVELS,
+    STOCK_MOVEMENTS,
+    STOCK_RECONCILIATION,
+)
+from jobs.lake import TableSpec, sql_literal
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -133,9 +143,151 @@ def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -
     return figures
 
 
+def reconcile(spark: SparkSession, context: RunContext) -> dict[str, Any]:
+    """Replays the whole ledger of every key moved on the run date and compares it with the
+    levels. A difference (a lost write, a hand edit) is recorded once in
+    ops.stock_reconciliation and the ledger's balance is merged back: the ledger is the truth."""
+    lake, day = context.settings.lake_root, context.run_date
+    ledger_df = _read(spark, STOCK_MOVEMENTS, lake)
+    keys_df = (
+        ledger_df.where(F.col("movement_date") == F.lit(day))
+        .select("location_id", "sku")
+        .distinct()
+        .persist()
+    )
+    locations = sorted(
+        row.location_id for row in keys_df.select("location_id").distinct().collect()
+    )
+    if not locations:
+        keys_df.unpersist()
+        return {"keys_reconciled": 0, "differences": 0}
+    no_counts_df = spark.createDataFrame([], STOCK_LEVELS.schema)
+    replay_df = transforms.stock_levels(
+        ledger_df.where(F.col("location_id").isin(locations)).join(
+            keys_df, ["location_id", "sku"], "left_semi"
+        ),
+        no_counts_df,
+    ).select(*LEVEL_COLUMNS)
+    state_df = _state_counts(spark, lake, keys_df, locations)
+    wrong_df = replay_df.exceptAll(state_df).persist()
+    figures = {"keys_reconciled": keys_df.count(), "differences": wrong_df.count()}
+    if figures["differences"]:
+        differences_df = (
+            wrong_df.alias("l")
+            .join(state_df.alias("s"), ["location_id", "sku"], "left")
+            .select(
+                F.lit(day).alias("reconciliation_date"),
+                "location_id",
+                "sku",
+                F.col("s.on_hand").alias("state_on_hand"),
+                F.col("l.on_hand").alias("ledger_on_hand"),
+                (F.col("s.on_hand") - F.col("l.on_hand")).alias("difference"),
+            )
+        )
+        prune = f"t.reconciliation_date = {sql_literal(day.isoformat())}"
+        load.insert_new(
+            spark,
+            differences_df,
+            STOCK_RECONCILIATION,
+            lake,
+            prune,
+            ("reconciliation_date", "location_id", "sku"),
+        )
+        wrong_locations = sorted(
+            row[0] for row in wrong_df.select("location_id").distinct().collect()
+        )
+        updated_at = context.started_at or datetime.now(UTC)
+        load.merge_levels(spark, wrong_df, STOCK_LEVELS, lake, wrong_locations, updated_at)
+        log.warning("inventory %s: %d keys corrected from the ledger", day, figures["differences"])
+    wrong_df.unpersist()
+    keys_df.unpersist()
+    return figures
+
+
+def replenish(spark: SparkSession, context: RunContext) -> dict[str, Any]:
+    """The run date's replenishment alerts, from the levels and the ledger's sales velocity."""
+    lake, day, conf = context.settings.lake_root, context.run_date, context.settings.inventory
+    alerts_df = outputs.replenishment_alerts(
+        _read(spark, STOCK_LEVELS, lake),
+        outputs.velocity_window(_read(spark, STOCK_MOVEMENTS, lake), conf, day),
+        conf,
+        day,
+    ).persist()
+    outputs.write_alerts(spark, alerts_df, lake, day)
+    counts = {row.reason: row["count"] for row in alerts_df.groupBy("reason").count().collect()}
+    alerts_df.unpersist()
+    return {
+        "reorder_alerts": counts.get(outputs.REASON_REORDER, 0),
+        "negative_stock": counts.get(outputs.REASON_NEGATIVE, 0),
+    }
+
+
+def batch_end(context: RunContext) -> datetime:
+    """The instant the run's figures hold for: --until, else the end of the run date (UTC)."""
+    if context.until is not None:
+        return context.until.astimezone(UTC)
+    return datetime.combine(context.run_date + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def publish_availability(spark: SparkSession, context: RunContext) -> dict[str, Any]:
+    """gold.ecommerce_availability and its feed file, unless the table holds a later batch."""
+    settings = context.settings
+    landing, lake, conf = settings.landing_root, settings.lake_root, settings.inventory
+    as_of = batch_end(context)
+    current = outputs.current_as_of(spark, lake)
+    if current is not None and current > as_of.replace(tzinfo=None):
+        log.info("availability left as is: it holds %s, later than this run's %s", current, as_of)
+        return {"availability": f"kept (as of {current:%Y-%m-%dT%H:%M}Z)"}
+    warehouses_df = extract.extract_warehouses(spark, landing)
+    ecommerce = [r.location_id for r in warehouses_df.where("serves_ecommerce").collect()]
+    levels_df = _read(spark, STOCK_LEVELS, lake).where(F.col("location_id").isin(ecommerce))
+    orders_df = extract.extract_recent_orders(
+        spark, landing, context.run_date, conf.reservation_lookback_days
+    )
+    products_df = extract_products_for_sale(spark, landing)
+    availability_df = outputs.availability(
+        levels_df,
+        warehouses_df,
+        products_df,
+        outputs.open_reservations(orders_df, as_of),
+        conf,
+        as_of,
+    ).persist()
+    outputs.write_availability(spark, availability_df, lake)
+    rows = [
+        (row.sku, int(row.available_to_sell))
+        for row in availability_df.select("sku", "available_to_sell").collect()
+    ]
+    availability_df.unpersist()
+    manifest = outputs.write_feed(rows, lake, as_of)
+    return {"availability_rows": len(rows), "feed": manifest["folder"]}
+
+
+def extract_products_for_sale(spark: SparkSession, landing_root: str) -> DataFrame:
+    """Active products (an inactive SKU is not offered, whatever its stock)."""
+    from jobs.sales.extract import extract_products
+
+    products_df = extract_products(spark, landing_root)
+    return products_df.where(F.coalesce(F.col("active"), F.lit(True))).select("sku", "category")
+
+
+def _read(spark: SparkSession, spec: TableSpec, lake: str) -> DataFrame:
+    """A table of the lake, empty (with its schema) before its first write."""
+    from delta.tables import DeltaTable
+
+    path = spec.path(lake)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return spark.createDataFrame([], spec.schema)
+    return spark.read.format("delta").load(path)
+
+
 def run(context: RunContext) -> dict[str, Any]:
-    """One batch: the date's movements, or those of the --since/--until window."""
+    """One batch: the date's movements (the daily run), or those of the --since/--until window."""
     spark = get_spark(context.settings, app_name=f"retailmax-inventory-{context.run_date}")
     figures = apply_batch(spark, context, extract_batch(spark, context))
+    if context.since is None and context.until is None:
+        figures |= reconcile(spark, context)
+        figures |= replenish(spark, context)
+    figures |= publish_availability(spark, context)
     log.info("inventory %s: %s", context.run_date, figures)
     return figures

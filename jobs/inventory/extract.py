@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -51,6 +52,16 @@ def extract_orders(spark: SparkSession, landing_root: str, run_date: date) -> Da
     return spark.read.schema(ORDER_SCHEMA).option("mode", "FAILFAST").json(folder)
 
 
+def extract_recent_orders(
+    spark: SparkSession, landing_root: str, run_date: date, days: int
+) -> DataFrame:
+    """The order states of the exports of the `days` dates up to run_date (reservations)."""
+    frames = [
+        extract_orders(spark, landing_root, run_date - timedelta(days=back)) for back in range(days)
+    ]
+    return reduce(DataFrame.unionByName, frames)
+
+
 def extract_store_sales(spark: SparkSession, lake_root: str, run_date: date) -> DataFrame:
     """The date's store lines of silver.sales_lines (empty before the sales job has run)."""
     from delta.tables import DeltaTable
@@ -70,11 +81,15 @@ def extract_locations(spark: SparkSession, landing_root: str) -> DataFrame:
     stores_df = extract_stores(spark, landing_root).select(
         F.concat(F.lit("STORE-"), F.col("store_id").cast("string")).alias("location_id")
     )
-    path = _folder(landing_root, "reference", "warehouses.csv")
-    warehouses_df = _csv(spark, path, WAREHOUSES_SCHEMA).select("location_id")
+    warehouses_df = extract_warehouses(spark, landing_root).select("location_id")
     return stores_df.unionByName(warehouses_df)
 
 
+def extract_warehouses(spark: SparkSession, landing_root: str) -> DataFrame:
+    """warehouses.csv: location_id, ..., serves_ecommerce."""
+    return _csv(spark, _folder(landing_root, "reference", "warehouses.csv"), WAREHOUSES_SCHEMA)
+
+
 def extract_skus(spark: SparkSession, landing_root: str) -> DataFrame:
-    """The SKUs of products.csv."""
-    return extract_products(spark, landing_root).select("sku")
+    """The SKUs of products.csv, with their category (safety stock may depend on it)."""
+    return extract_products(spark, landing_root).select("sku", "category")

@@ -1,4 +1,4 @@
-"""The only inventory functions that write: insert-only ledger MERGEs and the levels MERGE.
+"""Inventory MERGEs: insert-only (ledger, quarantine, reconciliation) and the levels upsert.
 
 Both MERGEs prune in their condition: the ledger by the batch's movement dates, the levels by
 the batch's locations (the partition column), so their cost follows the batch, not the table.
@@ -21,18 +21,32 @@ def _in_list(column: str, values: Sequence[date | str]) -> str:
     return f"t.{column} IN ({', '.join(sql_literal(v) for v in values)})"
 
 
+def insert_new(
+    spark: SparkSession,
+    df: DataFrame,
+    spec: TableSpec,
+    lake_root: str,
+    prune: str,
+    keys: Sequence[str],
+) -> None:
+    """Inserts the rows whose key is not in the table yet (`prune` limits the files read)."""
+    from delta.tables import DeltaTable
+
+    ensure_table(spark, spec, lake_root)
+    target = DeltaTable.forPath(spark, spec.path(lake_root)).alias("t")
+    condition = " AND ".join([prune, *[f"t.{key} = s.{key}" for key in keys]])
+    target.merge(df.alias("s"), condition).whenNotMatchedInsertAll().execute()
+
+
 def append_movements(
     spark: SparkSession, df: DataFrame, spec: TableSpec, lake_root: str, dates: Sequence[date]
 ) -> None:
     """Inserts the movements whose key is not in the table yet: re-running a batch adds nothing."""
-    from delta.tables import DeltaTable
-
     if not dates:
         return
-    ensure_table(spark, spec, lake_root)
-    target = DeltaTable.forPath(spark, spec.path(lake_root)).alias("t")
-    condition = f"{_in_list('movement_date', sorted(dates))} AND t.movement_key = s.movement_key"
-    target.merge(df.alias("s"), condition).whenNotMatchedInsertAll().execute()
+    insert_new(
+        spark, df, spec, lake_root, _in_list("movement_date", sorted(dates)), ("movement_key",)
+    )
     log.info("appended new movements to %s (%d dates)", spec.name, len(dates))
 
 

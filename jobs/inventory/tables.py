@@ -63,3 +63,67 @@ STOCK_LEVELS = TableSpec(
     ("location_id",),
     "Stock per location and SKU, maintained by a MERGE of each batch. Key: location_id, sku.",
 )
+
+ECOMMERCE_AVAILABILITY = TableSpec(
+    "gold.ecommerce_availability",
+    T.StructType(
+        [
+            column("sku", T.StringType(), "product (every product of products.csv)"),
+            column(
+                "available_to_sell",
+                T.LongType(),
+                "what the web site may sell: the sum below, never below 0",
+            ),
+            column("as_of", T.TimestampType(), "the end of the batch the figures hold for"),
+            column(
+                "warehouse_on_hand",
+                T.LongType(),
+                "on hand in the warehouses that serve e-commerce (negative kept)",
+            ),
+            column("safety_stock", T.LongType(), "units held back (conf, by category)"),
+            column("reserved_units", T.LongType(), "units of open (PLACED) online orders"),
+        ]
+    ),
+    (),
+    "What the e-commerce site may sell per SKU, replaced by each batch. Key: sku.",
+)
+
+REPLENISHMENT_ALERTS = TableSpec(
+    "gold.replenishment_alerts",
+    T.StructType(
+        [
+            column("alert_date", T.DateType(), "the daily run that raised it (partition)"),
+            column("location_id", T.StringType(), "STORE-<store_id> or WH-nn"),
+            column("sku", T.StringType(), "product"),
+            column("on_hand", T.LongType(), "current on hand, negative kept as is"),
+            column("avg_daily_units", T.DoubleType(), "units sold per day over velocity_days"),
+            column("reorder_point", T.LongType(), "ceil(velocity x (lead time + safety days))"),
+            column("order_up_to", T.LongType(), "reorder point + velocity x review days"),
+            column(
+                "suggested_order_qty",
+                T.LongType(),
+                "order_up_to - max(on_hand, 0): a negative balance is not a debt to reorder",
+            ),
+            column("reason", T.StringType(), "negative_stock or below_reorder_point"),
+        ]
+    ),
+    ("alert_date",),
+    "Locations and SKUs to reorder, or whose stock is negative. Key: alert_date, location_id, sku.",
+)
+
+STOCK_RECONCILIATION = TableSpec(
+    "ops.stock_reconciliation",
+    T.StructType(
+        [
+            column("reconciliation_date", T.DateType(), "the daily run that found it (partition)"),
+            column("location_id", T.StringType(), "STORE-<store_id> or WH-nn"),
+            column("sku", T.StringType(), "product"),
+            column("state_on_hand", T.LongType(), "silver.stock_levels before the correction"),
+            column("ledger_on_hand", T.LongType(), "a full replay of silver.stock_movements"),
+            column("difference", T.LongType(), "state - ledger"),
+        ]
+    ),
+    ("reconciliation_date",),
+    "Differences between stock levels and a full ledger replay, corrected by the daily run. "
+    "Key: reconciliation_date, location_id, sku.",
+)

@@ -19,7 +19,14 @@ WRITES: dict[str, tuple[str, ...]] = {
         "ops.dq_results",
     ),
     "sales-gold": ("silver.sales_lines", "gold.daily_store_sales", "gold.daily_sales_summary"),
-    "inventory": ("silver.stock_movements", "quarantine.stock_movements", "silver.stock_levels"),
+    "inventory": (
+        "silver.stock_movements",
+        "quarantine.stock_movements",
+        "silver.stock_levels",
+        "gold.ecommerce_availability",
+        "gold.replenishment_alerts",
+        "ops.stock_reconciliation",
+    ),
 }
 REPORT_ASSET = "report.daily_sales"
 

@@ -1,0 +1,54 @@
+"""What the benchmarks share: running a command while sampling its process tree's memory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+from jobs.settings import PROJECT_ROOT, load_settings
+
+
+def run_measured(command: list[str], env: dict[str, str], what: str) -> tuple[float, int]:
+    """Runs command; returns (wall seconds, peak RSS in MiB of the process and its children).
+
+    The JVM of a Spark job is a grandchild of the command, hence the tree."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    parent, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            tree = [parent, *parent.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree))
+        except psutil.Error:
+            pass
+        time.sleep(0.5)
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        tail = child.stderr.read()[-2000:] if child.stderr else ""
+        raise SystemExit(f"{what} failed: {tail}")
+    return seconds, peak // 2**20
+
+
+def local_env(
+    work: Path, landing: Path, lake: Path, cores: int, driver_memory: str
+) -> dict[str, str]:
+    """The environment of a job run on local[cores] against landing and lake: the local conf
+    with those paths and sizes, written to work/conf and picked by RETAILMAX_CONF_DIR."""
+    conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
+    conf["paths"] = {
+        "landing_root": str(landing),
+        "lake_root": str(lake),
+        "reports_root": str(work / "reports"),
+        "jar_cache": load_settings("local").paths.jar_cache,
+    }
+    conf["spark"].update({"master": f"local[{cores}]", "driver_memory": driver_memory})
+    (work / "conf").mkdir(exist_ok=True)
+    (work / "conf" / "local.yaml").write_text(yaml.safe_dump(conf))
+    return {**os.environ, "RETAILMAX_CONF_DIR": str(work / "conf")}
