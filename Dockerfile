@@ -1,35 +1,53 @@
-# RetailMax jobs image: Spark 4.2 (pyspark), Java 17, the jobs package and the Delta jars,
-# all baked in at build time; nothing is downloaded when a pod starts.
-# Hardening, the object-storage jars and the image lint come with issue #8.
+# RetailMax jobs image: Spark 4.2 (pyspark), Java 17, the jobs package, the Delta and
+# object-storage jars, all baked in at build time; nothing is downloaded when a pod starts.
+# The Spark Operator starts its driver and executor pods from this image
+# (docker/entrypoint.sh handles Spark's `driver` and `executor` commands).
+# Linted by tests/test_image.py: pinned base images and packages, non-root user, no ADD.
+#
+#   docker build -t registry.retailmax.internal/data/retailmax-jobs:0.1.0 .
 
-# Stage 1: fetch the JVM jars listed in jobs/jars.txt (the same list `make setup` uses).
+# Stage 1: the JVM jars marked `image` in jobs/jars.txt (the list `make setup` uses too).
 FROM maven:3.9.9-eclipse-temurin-17 AS jars
 WORKDIR /build
 COPY jobs/jars.txt jobs/jars.txt
-RUN grep -v '^#' jobs/jars.txt | sed '/^$/d' | while read -r coordinate; do \
+RUN awk '!/^#/ && NF >= 2 && $2 ~ /(^|,)image(,|$)/ {print $1}' jobs/jars.txt > image-jars.txt \
+ && while read -r coordinate; do \
       mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
-        -Dartifact="$coordinate" -DoutputDirectory=/build/jars; \
-    done
+        -Dartifact="$coordinate" -DoutputDirectory=/build/jars || exit 1; \
+    done < image-jars.txt \
+ && test "$(find /build/jars -name '*.jar' | wc -l)" -eq "$(wc -l < image-jars.txt)"
 
 # Stage 2: the runtime.
 FROM python:3.11.11-slim-bookworm
+ARG SPARK_UID=185
 RUN apt-get update \
- && apt-get install -y --no-install-recommends openjdk-17-jre-headless=17.* tini=0.19.* \
+ && apt-get install -y --no-install-recommends \
+      openjdk-17-jre-headless=17.0.* tini=0.19.* procps=2:4.0.* \
  && rm -rf /var/lib/apt/lists/*
 ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
+    SPARK_HOME=/usr/local/lib/python3.11/site-packages/pyspark \
+    SPARK_CONF_DIR=/opt/retailmax/spark-conf \
+    PYSPARK_PYTHON=/usr/local/bin/python3.11 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     RETAILMAX_ENV=kubernetes \
     RETAILMAX_CONF_DIR=/opt/retailmax/conf
 WORKDIR /opt/retailmax
+# Pinned runtime packages first (a layer that changes only with the lock), then the package.
+COPY docker/requirements.lock docker/requirements.lock
+RUN pip install --no-cache-dir --no-deps -r docker/requirements.lock
 COPY pyproject.toml README.md ./
 COPY jobs ./jobs
-COPY conf ./conf
-RUN pip install --no-cache-dir . \
- && python -c "import pyspark, pathlib; assert any((pathlib.Path(pyspark.__file__).parent / 'jars').glob('spark-core_*.jar'))"
-# conf/kubernetes.yaml says jars: image; they go on Spark's own classpath.
+RUN pip install --no-cache-dir --no-deps . \
+ && python -c "import pathlib, pyspark; jars = pathlib.Path(pyspark.__file__).parent / 'jars'; assert any(jars.glob('spark-core_*.jar')), 'pyspark without its jars'"
+# conf/kubernetes.yaml says `jars: image`: the jars go on Spark's own classpath.
 COPY --from=jars /build/jars/ /usr/local/lib/python3.11/site-packages/pyspark/jars/
-RUN useradd --uid 185 --create-home --shell /usr/sbin/nologin spark
+COPY conf ./conf
+COPY docker/spark-defaults.conf /opt/retailmax/spark-conf/spark-defaults.conf
+COPY docker/entrypoint.sh /opt/retailmax/entrypoint.sh
+RUN useradd --uid "${SPARK_UID}" --gid 0 --no-create-home --home-dir /opt/retailmax \
+      --shell /usr/sbin/nologin spark \
+ && chmod 0555 /opt/retailmax/entrypoint.sh
 USER 185
-ENTRYPOINT ["/usr/bin/tini", "--"]
+ENTRYPOINT ["/opt/retailmax/entrypoint.sh"]
 CMD ["retailmax", "--help"]

@@ -61,6 +61,8 @@ test: lint typecheck unit
 bench: setup
 	$(PY) -m benchmarks.generate
 	$(PY) -m benchmarks.sales
+	$(PY) -m benchmarks.inventory
+	$(PY) -m benchmarks.dag_parse
 
 clean:
 	rm -rf data .airflow .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from jobs.errors import RuntimeSetupError
 
 JARS_FILE = Path(__file__).with_name("jars.txt")
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+SCOPES = ("local", "image")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class MavenJar:
     group: str
     artifact: str
     version: str
+    scopes: frozenset[str] = frozenset(SCOPES)
 
     @property
     def coordinate(self) -> str:
@@ -34,15 +36,28 @@ class MavenJar:
         return f"{self.artifact}-{self.version}.jar"
 
 
-def required_jars(jars_file: Path = JARS_FILE) -> list[MavenJar]:
-    """Parses jars.txt (comments and blank lines skipped)."""
+def all_jars(jars_file: Path = JARS_FILE) -> list[MavenJar]:
+    """Parses jars.txt: `group:artifact:version  scope[,scope]` (comments, blanks skipped)."""
     jars = []
-    for line in jars_file.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(jars_file.read_text(encoding="utf-8").splitlines(), 1):
         text = line.split("#", 1)[0].strip()
-        if text:
-            group, artifact, version = text.split(":")
-            jars.append(MavenJar(group, artifact, version))
+        if not text:
+            continue
+        fields = text.split()
+        scopes = frozenset(fields[1].split(",")) if len(fields) > 1 else frozenset(SCOPES)
+        if len(fields) > 2 or fields[0].count(":") != 2 or not scopes <= set(SCOPES):
+            raise RuntimeSetupError(
+                f"{jars_file.name} line {number}: expected `group:artifact:version "
+                f"local,image`, got {text!r}"
+            )
+        group, artifact, version = fields[0].split(":")
+        jars.append(MavenJar(group, artifact, version, scopes))
     return jars
+
+
+def required_jars(scope: str = "local", jars_file: Path = JARS_FILE) -> list[MavenJar]:
+    """The jars needed in `scope`: local (the jar cache) or image (the Docker image)."""
+    return [jar for jar in all_jars(jars_file) if scope in jar.scopes]
 
 
 def missing_jars(cache_dir: Path) -> list[MavenJar]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jobs.errors import ConfigError
 
@@ -18,6 +18,9 @@ LANDING_ROOT_VAR = "RETAILMAX_LANDING_ROOT"
 LAKE_ROOT_VAR = "RETAILMAX_LAKE_ROOT"
 REPORTS_ROOT_VAR = "RETAILMAX_REPORTS_ROOT"
 DEFAULT_ENV = "local"
+S3_SCHEMES = ("s3", "s3a", "s3n")
+# Delta LogStores that keep commits atomic when several drivers write one table on S3.
+MULTI_DRIVER_S3_LOG_STORES = ("io.delta.storage.S3DynamoDBLogStore",)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -69,6 +72,21 @@ class PodResources(_Strict):
     instances: int = Field(default=1, gt=0)
 
 
+class DynamicAllocation(_Strict):
+    """Executor bounds of one application (Spark dynamic allocation with shuffle tracking)."""
+
+    min_executors: int = Field(default=1, gt=0)
+    max_executors: int = Field(default=4, gt=0)
+
+
+class JobResources(_Strict):
+    """A job's own pod sizes; what is not given comes from the kubernetes section."""
+
+    driver: PodResources | None = None
+    executor: PodResources | None = None
+    dynamic_allocation: DynamicAllocation | None = None
+
+
 class KubernetesSettings(_Strict):
     """Where and how SparkApplications run in production."""
 
@@ -78,6 +96,25 @@ class KubernetesSettings(_Strict):
     service_account: str
     driver: PodResources
     executor: PodResources
+    dynamic_allocation: DynamicAllocation = Field(default_factory=DynamicAllocation)
+    jobs: dict[str, JobResources] = Field(default_factory=dict)
+    # The Spark Operator deletes a finished application (and its pods) after this long.
+    time_to_live_seconds: int = Field(default=86400, gt=0)
+    # Spark event logs for the History Server (object storage).
+    event_log_dir: str
+    # The Kubernetes Secret with the object-storage credentials (keys below), read by the pods
+    # through secretKeyRef; null when the pods use workload identity instead.
+    credentials_secret: str | None = None
+    prometheus_port: int = Field(default=8090, gt=0)
+
+    def resources(self, job: str) -> tuple[PodResources, PodResources, DynamicAllocation]:
+        """Driver, executor and executor bounds of one job."""
+        own = self.jobs.get(job, JobResources())
+        return (
+            own.driver or self.driver,
+            own.executor or self.executor,
+            own.dynamic_allocation or self.dynamic_allocation,
+        )
 
 
 class OrchestrationSettings(_Strict):
@@ -145,6 +182,24 @@ class Settings(_Strict):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     kubernetes: KubernetesSettings | None = None
+
+    @model_validator(mode="after")
+    def _s3_needs_a_coordinated_log_store(self) -> Settings:
+        """Many drivers commit to the same tables; on S3 only a coordinated LogStore is safe."""
+        scheme = self.paths.lake_root.split("://", 1)[0] if "://" in self.paths.lake_root else ""
+        if scheme in S3_SCHEMES:
+            key = f"spark.delta.logStore.{scheme}.impl"
+            if self.spark.conf.get(key) not in MULTI_DRIVER_S3_LOG_STORES:
+                raise ValueError(
+                    f"lake_root {self.paths.lake_root} is on S3, where shards commit to the same "
+                    f"Delta tables from many drivers: set spark.conf {key}: "
+                    f"{MULTI_DRIVER_S3_LOG_STORES[0]} (got {self.spark.conf.get(key)!r}; "
+                    "the default S3 LogStore is safe for one driver only)"
+                )
+            table_key = "spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName"
+            if not self.spark.conf.get(table_key):
+                raise ValueError(f"S3DynamoDBLogStore needs spark.conf {table_key}")
+        return self
 
     @property
     def landing_root(self) -> str:
@@ -223,6 +278,8 @@ def _first_error(exc: ValidationError) -> str:
     kind = first["type"]
     if kind == "extra_forbidden":
         message = f"unknown key '{key}'"
+    elif kind == "value_error" and not key:  # a rule across keys (a model validator)
+        message = str(first["msg"]).removeprefix("Value error, ")
     elif kind == "missing":
         message = f"{key}: missing value"
     else:

@@ -47,6 +47,9 @@ def print_summary(lake_root: str, reports_root: str, days: list[date], inbox: In
     print(f"alerts raised: {len(inbox.emails)} e-mail(s), {len(inbox.posts)} webhook call(s)")
     for post in inbox.posts:
         print(f"  - {post.get('text', '').splitlines()[0]}")
+    feeds = sorted(Path(lake_root, "feeds", "ecommerce_availability").glob("as_of=*"))
+    if feeds:
+        print(f"availability feeds: {len(feeds)}, the latest {feeds[-1]}")
     print("daily reports:")
     for day in days:
         path = Path(report_path(reports_root, day))

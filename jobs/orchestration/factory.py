@@ -22,7 +22,15 @@ from jobs.orchestration.assets import job_outlets
 from jobs.settings import PROJECT_ROOT, Settings
 
 K8S_DIR = PROJECT_ROOT / "k8s"
-SPARK_APPLICATION_TEMPLATE = "spark-application.yaml"
+SPARK_APPLICATIONS = "spark-applications"  # one template per job: <job>.yaml
+# Kubernetes names (and label values) are at most 63 characters; SparkKubernetesOperator
+# appends "-" + 8 random characters to the application's name.
+MAX_NAME_LENGTH = 63
+AIRFLOW_SUFFIX_LENGTH = 9
+# In the image (jobs/jars.txt, `image`): the JMX exporter agent monitoring.prometheus starts.
+JMX_EXPORTER_JAR = (
+    "/usr/local/lib/python3.11/site-packages/pyspark/jars/jmx_prometheus_javaagent-1.0.1.jar"
+)
 ENTRY_POINT = Path(__file__).resolve().parent.parent / "__main__.py"
 # In the image (Dockerfile): the project is copied to /opt/retailmax.
 IMAGE_ENTRY_POINT = "local:///opt/retailmax/jobs/__main__.py"
@@ -54,21 +62,52 @@ def template_searchpath(settings: Settings) -> list[str]:
     return [str(K8S_DIR)]
 
 
+def spark_application_template(job: str) -> str:
+    """The job's SparkApplication template, relative to k8s/."""
+    return f"{SPARK_APPLICATIONS}/{job}.yaml"
+
+
+def application_name(job: str) -> str:
+    """`retailmax-<job>`; with Airflow's suffix it must stay a valid Kubernetes name."""
+    name = f"retailmax-{job}"
+    if len(name) + AIRFLOW_SUFFIX_LENGTH > MAX_NAME_LENGTH:
+        raise ValueError(
+            f"SparkApplication name {name!r} is {len(name)} characters: with Airflow's "
+            f"{AIRFLOW_SUFFIX_LENGTH}-character suffix it exceeds {MAX_NAME_LENGTH}"
+        )
+    return name
+
+
 def manifest_values(settings: Settings, job: str) -> dict[str, Any]:
-    """What the SparkApplication template needs besides the arguments."""
+    """What the job's SparkApplication template needs besides the arguments."""
     k8s = settings.kubernetes
     if k8s is None:
         raise ValueError("backend kubernetes needs the kubernetes section of the conf")
+    driver, executor, bounds = k8s.resources(job)
+    spark_conf = {
+        **settings.spark.conf,
+        # Event logs on object storage, for the History Server.
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": k8s.event_log_dir,
+        # The root filesystem is read-only: anything Spark writes by default goes to /tmp.
+        "spark.sql.warehouse.dir": "/tmp/spark-warehouse",
+    }
     return {
         "job": job,
+        "name": application_name(job),
         "namespace": k8s.namespace,
         "image": k8s.image,
         "service_account": k8s.service_account,
         "main_file": IMAGE_ENTRY_POINT,
         "env": settings.env,
-        "driver": k8s.driver.model_dump(),
-        "executor": k8s.executor.model_dump(),
-        "spark_conf": dict(settings.spark.conf),
+        "driver": driver.model_dump(),
+        "executor": executor.model_dump(),
+        "dynamic_allocation": bounds.model_dump(),
+        "spark_conf": spark_conf,
+        "time_to_live_seconds": k8s.time_to_live_seconds,
+        "credentials_secret": k8s.credentials_secret,
+        "prometheus_port": k8s.prometheus_port,
+        "jmx_exporter_jar": JMX_EXPORTER_JAR,
     }
 
 
@@ -95,11 +134,11 @@ def spark_task(
 
         operator_class = SparkApplicationOperator
         kwargs: dict[str, Any] = {
-            "application_file": SPARK_APPLICATION_TEMPLATE,
+            "application_file": spark_application_template(job),
             "manifest": manifest_values(settings, job),
             "namespace": k8s.namespace,
             "kubernetes_conn_id": k8s.connection_id,
-            "name": f"retailmax-{job}",
+            "name": application_name(job),
             "get_logs": True,
             "delete_on_termination": True,
         }

@@ -1,0 +1,171 @@
+"""Offline checks of the Kubernetes side, with the real schemas.
+
+- The SparkApplication CRD comes from the Spark Operator's published Go module, at the version
+  k8s/versions.yaml deploys, fetched with `go mod download` into Go's module cache (outside
+  the repository; later runs reuse it, offline). Its openAPIV3Schema is made strict: an object
+  that lists its properties accepts no other (what `kubectl apply --validate=strict` does).
+- Built-in kinds are validated by kubernetes-validate (the Kubernetes OpenAPI schemas).
+- kustomize (built once from the Go module proxy, cached by version) renders the overlays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft7Validator
+
+from jobs.settings import PROJECT_ROOT
+
+K8S_DIR = PROJECT_ROOT / "k8s"
+VERSIONS = yaml.safe_load((K8S_DIR / "versions.yaml").read_text())
+SPARK_OPERATOR_MODULE = "github.com/kubeflow/spark-operator/v2"
+KUSTOMIZE_MODULE = "sigs.k8s.io/kustomize/kustomize/v5"
+CRD_PATH = "config/crd/bases/sparkoperator.k8s.io_sparkapplications.yaml"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "retailmax"
+MAX_NAME = 63
+AIRFLOW_SUFFIX = 9  # "-" + 8 random characters (SparkKubernetesOperator)
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _go(*args: str) -> str:
+    if shutil.which("go") is None:
+        raise RuntimeError("the Go toolchain (go) is needed to fetch the Spark Operator's CRD")
+    result = subprocess.run(
+        ["go", *args], capture_output=True, text=True, check=False, env={**os.environ}
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"go {' '.join(args)} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
+
+
+@cache
+def spark_operator_dir() -> Path:
+    """The Spark Operator module's files at the deployed version (Go's module cache)."""
+    module = f"{SPARK_OPERATOR_MODULE}@{VERSIONS['spark_operator']}"
+    return Path(json.loads(_go("mod", "download", "-json", module))["Dir"])
+
+
+@cache
+def kustomize() -> Path:
+    """The kustomize binary at the pinned version, built once into the cache."""
+    version = VERSIONS["kustomize"]
+    binary = CACHE / "bin" / f"kustomize-{version}"
+    if not binary.is_file():
+        build_dir = CACHE / "build" / f"kustomize-{version}"
+        build_dir.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            ["go", "install", f"{KUSTOMIZE_MODULE}@{version}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "GOBIN": str(build_dir)},
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"building kustomize {version} failed: {result.stderr[-500:]}")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(build_dir / "kustomize"), binary)
+    return binary
+
+
+def kustomize_build(folder: Path) -> list[dict[str, Any]]:
+    """The objects `kustomize build folder` renders."""
+    result = subprocess.run(
+        [str(kustomize()), "build", str(folder)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"kustomize build {folder} failed: {result.stderr.strip()}")
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI v3 (Kubernetes structural) schema as a JSON Schema refusing unknown fields."""
+    out = {k: v for k, v in schema.items() if not k.startswith("x-kubernetes-")}
+    out.pop("description", None)
+    if schema.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if out.pop("nullable", False) and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if "properties" in out:
+        out["properties"] = {k: _strict(v) for k, v in out["properties"].items()}
+        if not schema.get("x-kubernetes-preserve-unknown-fields"):
+            out.setdefault("additionalProperties", False)
+    if isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = _strict(out["additionalProperties"])
+    if isinstance(out.get("items"), dict):
+        out["items"] = _strict(out["items"])
+    for key in ("allOf", "anyOf", "oneOf"):
+        if key in schema:
+            out[key] = [_strict(s) for s in schema[key]]
+    return out
+
+
+@cache
+def spark_application_validator() -> Draft7Validator:
+    """The strict validator of sparkoperator.k8s.io/v1beta2 SparkApplication."""
+    crd = yaml.safe_load((spark_operator_dir() / CRD_PATH).read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta2")
+    return Draft7Validator(_strict(version["schema"]["openAPIV3Schema"]))
+
+
+def _field(path: list[Any]) -> str:
+    return ".".join(str(part) for part in path) or "(root)"
+
+
+def spark_application_errors(body: dict[str, Any], suffix: int = AIRFLOW_SUFFIX) -> list[str]:
+    """Every problem of a SparkApplication, each naming its field; [] when it is valid.
+
+    `suffix` is what Airflow will still append to metadata.name (0 for a submitted body).
+    """
+    errors = []
+    for error in spark_application_validator().iter_errors(body):
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties":
+            known = set(error.schema.get("properties", {}))
+            for name in sorted(set(error.instance) - known):
+                errors.append(f"{_field([*path, name])}: unknown field")
+        else:
+            errors.append(f"{_field(path)}: {error.message}")
+    name = str(body.get("metadata", {}).get("name", ""))
+    if not DNS_LABEL.match(name):
+        errors.append(f"metadata.name: {name!r} is not a valid Kubernetes name")
+    if len(name) + suffix > MAX_NAME:
+        errors.append(
+            f"metadata.name: {name!r} is {len(name)} characters, {len(name) + suffix} with "
+            f"Airflow's random suffix: more than {MAX_NAME}"
+        )
+    if body.get("kind") != "SparkApplication":
+        errors.append(f"kind: {body.get('kind')!r} is not SparkApplication")
+    if body.get("apiVersion") != "sparkoperator.k8s.io/v1beta2":
+        errors.append(f"apiVersion: {body.get('apiVersion')!r} is not sparkoperator.k8s.io/v1beta2")
+    return sorted(errors)
+
+
+def builtin_errors(obj: dict[str, Any]) -> list[str]:
+    """Problems of a built-in object against the Kubernetes OpenAPI schema (strict)."""
+    import kubernetes_validate
+    from kubernetes_validate.utils import ValidationError
+
+    try:
+        kubernetes_validate.validate(obj, VERSIONS["kubernetes"], strict=True)
+    except ValidationError as exc:
+        where = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+        return [f"{where} {_field(list(exc.path))}: {exc.message}"]
+    return []
+
+
+def manifests(folder: Path) -> list[dict[str, Any]]:
+    """Every object of the YAML files directly in folder (kustomization files excluded)."""
+    objects: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name != "kustomization.yaml":
+            objects.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+    return objects

@@ -1,0 +1,344 @@
+"""The Kubernetes deployment, checked strictly and offline: every SparkApplication the DAG tasks
+submit against the Spark Operator's own CRD, the manifests against the Kubernetes schemas,
+least-privilege RBAC, the Helm values against the charts, and safe Delta commits on S3."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from airflow.providers.cncf.kubernetes.operators.custom_object_launcher import (
+    CustomObjectLauncher,
+)
+
+from jobs.errors import ConfigError
+from jobs.orchestration import factory
+from jobs.orchestration.dags import build_inventory_sync, build_maintenance, build_retail_daily
+from jobs.settings import PROJECT_ROOT, Settings, load_settings
+from tests.kube import (
+    K8S_DIR,
+    VERSIONS,
+    builtin_errors,
+    kustomize_build,
+    manifests,
+    spark_application_errors,
+    spark_operator_dir,
+)
+
+SHARD_ARGS = ["run", "sales", "--date", "2024-03-04", "--stores", "1-25"]
+JOBS = ("sales", "sales-gold", "inventory", "report", "maintenance")
+
+
+@pytest.fixture(scope="module")
+def kubernetes() -> Settings:
+    return load_settings("kubernetes")
+
+
+def spark_tasks(settings: Settings) -> list[Any]:
+    """Every Spark task of every DAG, rendered as Airflow renders it (shards unmapped)."""
+    tasks = []
+    for build in (build_retail_daily, build_inventory_sync, build_maintenance):
+        dag = build(settings)
+        task: Any
+        for task in dag.tasks:
+            if task.task_id == "sales":
+                task = task.unmap({**task.partial_kwargs, "application_args": SHARD_ARGS})
+                task.dag = dag
+            if type(task).__name__ != "SparkApplicationOperator":
+                continue
+            context: Any = {
+                "ds": "2024-03-04",
+                "data_interval_start": datetime(2024, 3, 4, 10, 0, tzinfo=UTC),
+                "data_interval_end": datetime(2024, 3, 4, 10, 15, tzinfo=UTC),
+                "task": task,
+                "dag": dag,
+            }
+            task.render_template_fields(context)
+            tasks.append(task)
+    return tasks
+
+
+def submitted_body(task: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The body SparkKubernetesOperator.execute() would send, built by its own code up to the
+    API call: name with the random suffix, the task's labels, the launcher's body."""
+    sent: dict[str, Any] = {}
+
+    def start_spark_job(launcher: CustomObjectLauncher, **_: Any) -> tuple[None, None]:
+        sent["body"] = copy.deepcopy(launcher.body)
+        launcher.pod_spec = None
+        return None, None
+
+    monkeypatch.setattr(CustomObjectLauncher, "start_spark_job", start_spark_job)
+    task.__dict__.update(client=None, custom_obj_api=None)  # no cluster: nothing is called
+    task.find_spark_job = lambda context, exclude_checked=True: None
+    ti = SimpleNamespace(dag_id=task.dag.dag_id, task_id=task.task_id, map_index=0, try_number=1)
+    context = {"ti": ti, "run_id": "scheduled__2024-03-04T00:00:00+00:00", "dag": task.dag}
+    task.name = task.create_job_name()
+    task._setup_spark_configuration(context)
+    return sent["body"]
+
+
+def test_every_submitted_spark_application_validates_strictly_against_the_crd(
+    kubernetes: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = spark_tasks(kubernetes)
+    assert {task.manifest["job"] for task in tasks} == set(JOBS)
+    for task in tasks:
+        template = yaml.safe_load(task.application_file)
+        assert spark_application_errors(template) == [], task.task_id
+        body = submitted_body(task, monkeypatch)
+        assert spark_application_errors(body, suffix=0) == [], task.task_id
+        # The name is the template's plus the suffix, not a truncation of it.
+        assert body["metadata"]["name"].startswith(template["metadata"]["name"] + "-")
+        assert len(body["metadata"]["name"]) == len(template["metadata"]["name"]) + 9
+
+
+def test_each_job_has_its_own_template_with_the_required_settings(
+    kubernetes: Settings,
+) -> None:
+    k8s = kubernetes.kubernetes
+    assert k8s is not None
+    for task in spark_tasks(kubernetes):
+        job = task.manifest["job"]
+        assert task.application_file.startswith("apiVersion")  # rendered
+        assert (K8S_DIR / "spark-applications" / f"{job}.yaml").is_file()
+        spec = yaml.safe_load(task.application_file)["spec"]
+        driver, executor, bounds = k8s.resources(job)
+        assert spec["image"] == k8s.image
+        assert spec["mainApplicationFile"] == "local:///opt/retailmax/jobs/__main__.py"
+        assert spec["arguments"] == task.application_args and spec["arguments"][1] == job
+        assert spec["restartPolicy"] == {"type": "Never"}  # Airflow owns retries
+        assert spec["timeToLiveSeconds"] == k8s.time_to_live_seconds
+        assert (spec["driver"]["cores"], spec["driver"]["memory"]) == (driver.cores, driver.memory)
+        assert (spec["executor"]["cores"], spec["executor"]["memory"]) == (
+            executor.cores,
+            executor.memory,
+        )
+        allocation = spec["dynamicAllocation"]
+        assert allocation["enabled"] is True
+        assert (allocation["minExecutors"], allocation["maxExecutors"]) == (
+            bounds.min_executors,
+            bounds.max_executors,
+        )
+        assert spec["monitoring"]["prometheus"]["port"] == k8s.prometheus_port
+        assert spec["sparkConf"]["spark.eventLog.enabled"] == "true"
+        assert spec["sparkConf"]["spark.eventLog.dir"] == k8s.event_log_dir
+        for pod in (spec["driver"], spec["executor"]):
+            security = pod["securityContext"]
+            assert pod["podSecurityContext"]["runAsNonRoot"] is True
+            assert pod["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"] == {"drop": ["ALL"]}
+            assert security["readOnlyRootFilesystem"] is True
+            secrets = {
+                env["name"]: env["valueFrom"]["secretKeyRef"]["name"]
+                for env in pod["env"]
+                if "valueFrom" in env
+            }
+            assert secrets == {
+                "AWS_ACCESS_KEY_ID": k8s.credentials_secret,
+                "AWS_SECRET_ACCESS_KEY": k8s.credentials_secret,
+            }
+            assert not any("value" in env and "AWS_" in env["name"] for env in pod["env"])
+
+
+def render_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str) -> dict:
+    """The sales shard's SparkApplication rendered from a copy of k8s/ with one edit."""
+    broken = tmp_path / "k8s"
+    shutil.copytree(K8S_DIR, broken)
+    base = broken / "spark-applications" / "base.yaml.j2"
+    text = base.read_text()
+    assert old in text
+    base.write_text(text.replace(old, new, 1))
+    monkeypatch.setattr(factory, "K8S_DIR", broken)
+    task = next(t for t in spark_tasks(load_settings("kubernetes")) if t.task_id == "sales")
+    return yaml.safe_load(task.application_file)
+
+
+def test_an_unknown_field_fails_validation_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = render_with(tmp_path, monkeypatch, "    instances:", "    instancez:")
+    assert "spec.executor.instancez: unknown field" in spark_application_errors(body)
+
+
+def test_a_wrong_type_fails_validation_naming_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = render_with(tmp_path, monkeypatch, "    cores: {{ m.driver.cores }}", '    cores: "one"')
+    assert spark_application_errors(body) == ["spec.driver.cores: 'one' is not of type 'integer'"]
+
+
+def test_a_name_too_long_with_airflows_suffix_fails_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_name = "retailmax-sales-for-every-store-of-the-network-shard"  # 52 characters
+    body = render_with(tmp_path, monkeypatch, "  name: {{ m.name }}", f"  name: {long_name}-x1")
+    # 55 characters: a valid name today, 64 once Airflow appends "-" and 8 random characters.
+    assert spark_application_errors(body) == [
+        f"metadata.name: '{long_name}-x1' is 55 characters, 64 with Airflow's random suffix: "
+        "more than 63"
+    ]
+    with pytest.raises(ValueError, match="exceeds 63"):
+        factory.application_name("sales-for-every-store-of-the-network-shard-x1")
+
+
+def test_the_providers_spec_labels_would_be_refused_so_the_operator_drops_them(
+    kubernetes: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = next(t for t in spark_tasks(kubernetes) if t.task_id == "sales")
+    body = submitted_body(task, monkeypatch)
+    # SparkKubernetesOperator (reattach_on_restart) adds spec.labels, which the CRD lacks.
+    assert spark_application_errors(
+        {**body, "spec": {**body["spec"], "labels": {"a": "b"}}}, 0
+    ) == ["spec.labels: unknown field"]
+    assert "labels" not in body["spec"]
+    assert body["spec"]["driver"]["labels"]["task_id"] == "sales"  # what reattaching looks for
+
+
+def test_built_in_manifests_and_both_overlays_validate_strictly() -> None:
+    objects = manifests(K8S_DIR / "base")
+    assert objects, "k8s/base holds the namespaces, RBAC and quota"
+    for overlay in ("dev", "prod"):
+        rendered = kustomize_build(K8S_DIR / "overlays" / overlay)
+        assert {(o["kind"], o["metadata"]["name"]) for o in rendered} == {
+            (o["kind"], o["metadata"]["name"]) for o in objects
+        }
+        for obj in rendered:
+            assert obj["metadata"]["labels"]["retailmax.io/environment"] == overlay
+            assert builtin_errors(obj) == []
+    role = next(o for o in objects if o["metadata"]["name"] == "retailmax-spark-driver")
+    broken = copy.deepcopy(role)
+    broken["rules"][0]["verbz"] = broken["rules"][0].pop("verbs")
+    assert builtin_errors(broken) == [
+        "Role/retailmax-spark-driver rules.0: 'verbs' is a required property"
+    ]
+
+
+def rules_of(objects: list[dict], role: str) -> dict[str, set[str]]:
+    found = next(o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == role)
+    return {
+        f"{group}/{resource}".lstrip("/"): set(rule["verbs"])
+        for rule in found["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+
+
+def test_rbac_is_least_privilege_and_namespaced(kubernetes: Settings) -> None:
+    k8s = kubernetes.kubernetes
+    assert k8s is not None
+    objects = manifests(K8S_DIR / "base")
+    assert not [o for o in objects if o["kind"].startswith("Cluster")]
+    namespaced = [o for o in objects if o["kind"] not in ("Namespace",)]
+    assert {o["metadata"]["namespace"] for o in namespaced} == {k8s.namespace}
+    driver = rules_of(objects, "retailmax-spark-driver")
+    assert set(driver) == {"pods", "services", "configmaps", "persistentvolumeclaims"}
+    airflow = rules_of(objects, "retailmax-airflow-spark-submitter")
+    assert airflow == {
+        "sparkoperator.k8s.io/sparkapplications": {"create", "get", "watch", "delete"},
+        "pods": {"get", "list", "watch"},
+        "pods/log": {"get"},
+    }
+    bindings = {o["metadata"]["name"]: o for o in objects if o["kind"] == "RoleBinding"}
+    assert bindings["retailmax-spark-driver"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": k8s.service_account, "namespace": k8s.namespace}
+    ]
+    airflow_values = yaml.safe_load((K8S_DIR / "helm" / "airflow-values.yaml").read_text())
+    assert bindings["retailmax-airflow-spark-submitter"]["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": airflow_values["workers"]["serviceAccount"]["name"],
+            "namespace": airflow_values["config"]["kubernetes_executor"]["namespace"],
+        }
+    ]
+
+
+def unknown_keys(ours: Any, chart: Any, path: str = "") -> list[str]:
+    """Keys of our values that the chart's values.yaml does not have."""
+    if not isinstance(ours, dict) or not isinstance(chart, dict) or not chart:
+        return []
+    missing = []
+    for key, value in ours.items():
+        if key not in chart:
+            missing.append(f"{path}{key}")
+        else:
+            missing.extend(unknown_keys(value, chart[key], f"{path}{key}."))
+    return missing
+
+
+def test_helm_values_fit_the_charts_and_the_conf(kubernetes: Settings) -> None:
+    k8s = kubernetes.kubernetes
+    assert k8s is not None
+    chart = spark_operator_dir() / "charts" / "spark-operator-chart"
+    defaults = yaml.safe_load((chart / "values.yaml").read_text())
+    ours = yaml.safe_load((K8S_DIR / "helm" / "spark-operator-values.yaml").read_text())
+    assert unknown_keys(ours, defaults) == []
+    assert unknown_keys({"controller": {"workerz": 10}}, defaults) == ["controller.workerz"]
+    chart_version = yaml.safe_load((chart / "Chart.yaml").read_text())["version"]
+    assert f"v{chart_version}" == VERSIONS["spark_operator"]
+    assert (
+        f"--version {chart_version}"
+        in (K8S_DIR / "helm" / "spark-operator-values.yaml").read_text()
+    )
+    assert ours["spark"]["jobNamespaces"] == [k8s.namespace]
+    assert ours["spark"]["serviceAccount"] == {"create": False, "name": k8s.service_account}
+    assert ours["webhook"]["enable"] is True and ours["controller"]["workers"] == 10
+    airflow = yaml.safe_load((K8S_DIR / "helm" / "airflow-values.yaml").read_text())
+    assert airflow["executor"] == "KubernetesExecutor"
+    assert airflow["airflowVersion"] == "3.3.2"
+    assert airflow["postgresql"]["enabled"] is False and airflow["data"]["metadataSecretName"]
+    env = {e["name"]: e["value"] for e in airflow["env"]}
+    assert env["RETAILMAX_ENV"] == "kubernetes"
+    assert '"in_cluster": true' in env[f"AIRFLOW_CONN_{k8s.connection_id.upper()}"]
+
+
+def write_conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, conf: dict) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir(exist_ok=True)
+    (folder / "kubernetes.yaml").write_text(yaml.safe_dump(conf))
+    monkeypatch.setenv("RETAILMAX_CONF_DIR", str(folder))
+
+
+def test_an_s3_lake_never_runs_with_the_single_driver_log_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kubernetes: Settings
+) -> None:
+    assert kubernetes.lake_root.startswith("s3a://")
+    store = "io.delta.storage.S3DynamoDBLogStore"
+    assert kubernetes.spark.conf["spark.delta.logStore.s3a.impl"] == store
+    assert kubernetes.spark.conf["spark.delta.logStore.s3.impl"] == store
+    defaults = dict(
+        line.split(None, 1)
+        for line in (PROJECT_ROOT / "docker" / "spark-defaults.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert defaults["spark.delta.logStore.s3a.impl"].strip() == store
+    assert defaults["spark.delta.logStore.s3.impl"].strip() == store
+    for task in spark_tasks(kubernetes):
+        assert (
+            yaml.safe_load(task.application_file)["spec"]["sparkConf"][
+                "spark.delta.logStore.s3a.impl"
+            ]
+            == store
+        )
+    raw = yaml.safe_load((PROJECT_ROOT / "conf" / "kubernetes.yaml").read_text())
+    for single_driver in ("io.delta.storage.S3SingleDriverLogStore", None):
+        conf = copy.deepcopy(raw)
+        if single_driver is None:
+            del conf["spark"]["conf"]["spark.delta.logStore.s3a.impl"]
+        else:
+            conf["spark"]["conf"]["spark.delta.logStore.s3a.impl"] = single_driver
+        write_conf(tmp_path, monkeypatch, conf)
+        with pytest.raises(ConfigError, match=r"set spark\.conf spark\.delta\.logStore\.s3a"):
+            load_settings("kubernetes")
+    conf = copy.deepcopy(raw)
+    conf["paths"]["lake_root"] = "gs://retailmax-lake/prod"  # atomic put-if-absent storage
+    del conf["spark"]["conf"]["spark.delta.logStore.s3a.impl"]
+    write_conf(tmp_path, monkeypatch, conf)
+    assert load_settings("kubernetes").lake_root == "gs://retailmax-lake/prod"
