@@ -57,16 +57,32 @@ def test_kubernetes_conf_downloads_nothing_and_sets_no_master(
     assert settings.spark.master is None
     assert settings.spark.jars == "image"
     assert settings.lake_root.startswith("s3a://")
-    assert settings.kubernetes is not None and settings.kubernetes.executor.instances == 4
+    assert settings.kubernetes is not None and settings.kubernetes.executor.instances == 2
     assert settings.sharding.stores_per_shard == 25
 
 
 def test_env_vars_override_landing_and_lake_roots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETAILMAX_LANDING_ROOT", "/data/in")
-    monkeypatch.setenv("RETAILMAX_LAKE_ROOT", "s3a://bucket/lake")
+    monkeypatch.setenv("RETAILMAX_LAKE_ROOT", "gs://bucket/lake")
     settings = load_settings("local")
     assert settings.landing_root == "/data/in"
-    assert settings.lake_root == "s3a://bucket/lake"
+    assert settings.lake_root == "gs://bucket/lake"
+
+
+def test_an_s3_lake_override_needs_the_multi_driver_log_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RETAILMAX_LAKE_ROOT", "s3a://bucket/lake")
+    with pytest.raises(ConfigError) as raised:
+        load_settings("local")  # the local conf names no S3 LogStore
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.endswith(
+        "lake_root s3a://bucket/lake is on S3, where shards commit to the same Delta tables "
+        "from many drivers: set spark.conf spark.delta.logStore.s3a.impl: "
+        "io.delta.storage.S3DynamoDBLogStore (got None; the default S3 LogStore is safe for one "
+        "driver only)"
+    )
 
 
 def test_relative_paths_resolve_against_the_conf_folders_parent(
