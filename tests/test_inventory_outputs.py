@@ -160,6 +160,8 @@ def test_availability_is_web_warehouse_stock_minus_safety_stock_minus_open_order
         "SKU-B": (0, 6, 2, 5, end),
         "SKU-F": (0, 0, 5, 0, end),
     }
+    # The daily run reconciled the day against the ledger: nothing to correct.
+    assert table(lake, "ops.stock_reconciliation").empty
     # A late re-run of the 15:00 batch does not take the availability back in time.
     run(context_with(local_settings, shop_landing, lake, SAFETY, until=until_15))
     assert {sku: row[4] for sku, row in availability(lake).items()} == dict.fromkeys(

@@ -29,7 +29,7 @@ from jobs.inventory.tables import (
     STOCK_MOVEMENTS,
     STOCK_RECONCILIATION,
 )
-from jobs.lake import TableSpec, sql_literal
+from jobs.lake import TableSpec, ensure_table, sql_literal
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ def reconcile(spark: SparkSession, context: RunContext) -> dict[str, Any]:
     levels. A difference (a lost write, a hand edit) is recorded once in
     ops.stock_reconciliation and the ledger's balance is merged back: the ledger is the truth."""
     lake, day = context.settings.lake_root, context.run_date
+    ensure_table(spark, STOCK_RECONCILIATION, lake)  # empty is the healthy answer, not missing
     ledger_df = _read(spark, STOCK_MOVEMENTS, lake)
     keys_df = (
         ledger_df.where(F.col("movement_date") == F.lit(day))
