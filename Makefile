@@ -9,7 +9,7 @@ DEMO_LANDING := data/landing
 DEMO_LAKE := data/lake
 DEMO_REPORTS := data/reports
 
-.PHONY: setup demo airflow test lint typecheck unit bench clean help
+.PHONY: setup k8s-tools demo airflow test lint typecheck unit bench clean help
 
 help:
 	@echo "make setup  - create .venv, install the project and dev tools, fetch Delta's jars once"
@@ -53,7 +53,13 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-unit: setup
+# The `k8s` tests' real API server: kube-apiserver and kine built once from the Go module proxy
+# (10-20 minutes cold on 2 cores), cached in ~/.cache/retailmax/bin by version, then reused.
+k8s-tools: setup
+	@if command -v go > /dev/null; then $(PY) -m tests.apiserver; \
+	else echo "no Go toolchain: the k8s tests will be skipped (they say so)"; fi
+
+unit: setup k8s-tools
 	$(VENV)/bin/pytest
 
 test: lint typecheck unit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -16,6 +17,10 @@ from jobs.selection import parse_shard, parse_store_list
 from jobs.settings import Settings, load_settings
 
 log = logging.getLogger("retailmax")
+# In a Kubernetes container the kubelet mounts this file; what a failing job writes there
+# becomes the container's termination message, which Airflow's failure (and the alert) shows.
+TERMINATION_LOG = "RETAILMAX_TERMINATION_LOG"
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 
 
 def _date(text: str) -> date:
@@ -129,14 +134,25 @@ def main(argv: list[str] | None = None) -> int:
             return _generate(args)
         return _run(args)
     except RetailMaxError as exc:
-        print(f"retailmax: error: {exc}", file=sys.stderr)
+        _report_failure(str(exc))
         return int(exc.exit_code)
     except Exception as exc:  # unexpected: the traceback goes to the log, the reason is one line
         log.exception("%s failed", args.command)
         lines = str(exc).strip().splitlines()
-        reason = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-        print(f"retailmax: error: {reason}", file=sys.stderr)
+        _report_failure(f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)
         return int(ExitCode.FAILURE)
+
+
+def _report_failure(reason: str) -> None:
+    """The one-line reason on stderr, and as the termination message inside a container."""
+    line = f"retailmax: error: {reason}"
+    print(line, file=sys.stderr)
+    termination_log = Path(os.environ.get(TERMINATION_LOG, DEFAULT_TERMINATION_LOG))
+    if termination_log.is_file():  # present only where the kubelet (or a test) provides it
+        try:
+            termination_log.write_text(line + "\n")
+        except OSError as exc:
+            log.warning("could not write the termination message to %s: %s", termination_log, exc)
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ real SMTP server and a real webhook receiver on 127.0.0.1 with what broke."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
@@ -13,29 +12,25 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from jobs.inventory.tables import STOCK_LEVELS, STOCK_MOVEMENTS
 from jobs.orchestration.local_airflow import dags_test, local_airflow_env, migrate
 from jobs.orchestration.receivers import Inbox, alert_receivers
 from jobs.sales.tables import ALL_TABLES
-from jobs.settings import PROJECT_ROOT, Settings
-from tests.pos_oracle import expected_daily_store_sales
+from jobs.settings import Settings
+from tests.airflow_runs import (
+    DAY,
+    NO_DATA_DAY,
+    Run,
+    assert_gold_equals_pandas,
+    assert_shards_alerted_without_landing_data,
+    run_conf,
+)
 from tests.tables import snapshot, table
 
 pytestmark = pytest.mark.slow
 
-DAY = date(2024, 3, 4)
-NO_DATA_DAY = date(2024, 3, 6)  # clean_landing holds 2024-03-04 and 2024-03-05 only
 TABLES = [spec.name for spec in (*ALL_TABLES, STOCK_MOVEMENTS, STOCK_LEVELS)]
-
-
-@dataclass
-class Run:
-    code: int
-    log: str
-    emails: list
-    posts: list
 
 
 @dataclass
@@ -66,22 +61,8 @@ def world(
 ) -> World:
     """A conf dir (shards of 2 stores, no retries, small Spark), a fresh AIRFLOW_HOME, migrated."""
     root = tmp_path_factory.mktemp("airflow_run")
-    conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
-    conf["paths"] = {
-        "landing_root": str(clean_landing),
-        "lake_root": str(root / "lake"),
-        "reports_root": str(root / "reports"),
-        "jar_cache": local_settings.paths.jar_cache,
-    }
-    conf["spark"].update({"master": "local[2]", "driver_memory": "1g"})
-    conf["sharding"]["stores_per_shard"] = 2
-    conf["orchestration"]["retries"] = 0  # a failure alerts at once
-    conf_dir = root / "conf"
-    conf_dir.mkdir()
-    (conf_dir / "local.yaml").write_text(yaml.safe_dump(conf))
-    keep = ("PATH", "HOME", "JAVA_HOME", "LANG")
-    base = {k: v for k, v in os.environ.items() if k in keep}
-    base["RETAILMAX_CONF_DIR"] = str(conf_dir)
+    jar_cache = local_settings.paths.jar_cache
+    _, base = run_conf("local", root, clean_landing, jar_cache, {"master": "local[2]"})
     world = World(root, root / "lake", root / "reports", root / "airflow", local_settings, base)
     migrate(local_settings, local_airflow_env(local_settings, world.home, base=base))
     return world
@@ -100,13 +81,7 @@ def test_retail_daily_succeeds_without_alerts(first_run: Run) -> None:
 def test_gold_rows_equal_an_independent_computation(
     first_run: Run, world: World, clean_landing: Path
 ) -> None:
-    expected = expected_daily_store_sales(clean_landing).loc[str(DAY)]
-    gold = table(world.lake, "gold.daily_store_sales").set_index("store_id").sort_index()
-    assert list(gold.index) == list(expected.index) == [1, 2, 3, 4]
-    for column in expected.columns:
-        assert [Decimal(str(v)) for v in gold[column]] == [
-            Decimal(str(v)) for v in expected[column]
-        ], column
+    assert_gold_equals_pandas(world.lake, clean_landing, DAY)
 
 
 def test_mapped_shards_are_named_by_store_range(first_run: Run, world: World) -> None:
@@ -138,30 +113,4 @@ def test_a_rerun_of_the_same_logical_date_leaves_the_tables_unchanged(
 def test_a_failed_shard_alerts_by_email_and_webhook_with_what_broke(
     first_run: Run, world: World, clean_landing: Path
 ) -> None:
-    failed = world.run(NO_DATA_DAY)
-    assert failed.code != 0
-    reason = (
-        f"no landing data for sales on {NO_DATA_DAY}: "
-        f"{clean_landing}/pos/sale_date={NO_DATA_DAY} does not exist"
-    )
-    subjects = sorted(message["Subject"] for message in failed.emails)
-    assert subjects == [
-        f"[RetailMax] retail_daily.sales failed for {NO_DATA_DAY} (stores 1-2)",
-        f"[RetailMax] retail_daily.sales failed for {NO_DATA_DAY} (stores 3-4)",
-    ]
-    for message in failed.emails:
-        assert message["To"] == "data-oncall@retailmax.example"
-        body = message.get_payload()[0].get_payload(decode=True).decode()
-        assert reason in body and "/tasks/sales/mapped/" in body
-    alerts = sorted((post["alert"] for post in failed.posts), key=lambda a: a["store_range"])
-    assert [a["store_range"] for a in alerts] == ["stores 1-2", "stores 3-4"]
-    for index, alert in enumerate(alerts):
-        assert alert["dag_id"] == "retail_daily" and alert["task_id"] == "sales"
-        assert alert["logical_date"] == str(NO_DATA_DAY)
-        assert alert["try_number"] == 1
-        assert alert["reason"] == reason
-        assert alert["log_url"].startswith("http://localhost:8080/dags/retail_daily/runs/")
-        assert alert["log_url"].endswith(f"/tasks/sales/mapped/{index}?try_number=1")
-    assert all(
-        post["text"].startswith("[RetailMax] retail_daily.sales failed") for post in failed.posts
-    )
+    assert_shards_alerted_without_landing_data(world.run(NO_DATA_DAY), clean_landing, NO_DATA_DAY)

@@ -68,6 +68,23 @@ def test_missing_landing_data_exits_3_naming_the_folder(tmp_path: Path) -> None:
     )
 
 
+def test_in_a_container_the_error_line_is_also_the_termination_message(tmp_path: Path) -> None:
+    termination_log = tmp_path / "termination-log"
+    termination_log.touch()  # the kubelet creates the file; the job only writes into it
+    env = {
+        "RETAILMAX_LANDING_ROOT": str(tmp_path),
+        "RETAILMAX_TERMINATION_LOG": str(termination_log),
+        "PATH": "/usr/bin:/bin",
+    }
+    result = retailmax("run", "sales", "--date", "2024-03-05", env=env)
+    assert result.returncode == ExitCode.MISSING_INPUT
+    assert termination_log.read_text() == result.stderr
+    # Outside a container nothing is created.
+    env["RETAILMAX_TERMINATION_LOG"] = str(tmp_path / "absent")
+    retailmax("run", "sales", "--date", "2024-03-05", env=env)
+    assert not (tmp_path / "absent").exists()
+
+
 def test_a_job_not_landed_yet_exits_5_with_its_issue(tmp_path: Path) -> None:
     for folder in ("crm/customers", "loyalty/members"):
         (tmp_path / f"{folder}/export_date=2024-03-05").mkdir(parents=True)

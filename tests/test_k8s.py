@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import copy
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
-from airflow.providers.cncf.kubernetes.operators.custom_object_launcher import (
-    CustomObjectLauncher,
-)
 
 from jobs.errors import ConfigError
 from jobs.orchestration import factory
-from jobs.orchestration.dags import build_inventory_sync, build_maintenance, build_retail_daily
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
 from tests.kube import (
     K8S_DIR,
@@ -29,59 +23,16 @@ from tests.kube import (
     manifests,
     spark_application_errors,
     spark_operator_dir,
+    spark_tasks,
+    submitted_body,
 )
 
-SHARD_ARGS = ["run", "sales", "--date", "2024-03-04", "--stores", "1-25"]
 JOBS = ("sales", "sales-gold", "inventory", "report", "maintenance")
 
 
 @pytest.fixture(scope="module")
 def kubernetes() -> Settings:
     return load_settings("kubernetes")
-
-
-def spark_tasks(settings: Settings) -> list[Any]:
-    """Every Spark task of every DAG, rendered as Airflow renders it (shards unmapped)."""
-    tasks = []
-    for build in (build_retail_daily, build_inventory_sync, build_maintenance):
-        dag = build(settings)
-        task: Any
-        for task in dag.tasks:
-            if task.task_id == "sales":
-                task = task.unmap({**task.partial_kwargs, "application_args": SHARD_ARGS})
-                task.dag = dag
-            if type(task).__name__ != "SparkApplicationOperator":
-                continue
-            context: Any = {
-                "ds": "2024-03-04",
-                "data_interval_start": datetime(2024, 3, 4, 10, 0, tzinfo=UTC),
-                "data_interval_end": datetime(2024, 3, 4, 10, 15, tzinfo=UTC),
-                "task": task,
-                "dag": dag,
-            }
-            task.render_template_fields(context)
-            tasks.append(task)
-    return tasks
-
-
-def submitted_body(task: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The body SparkKubernetesOperator.execute() would send, built by its own code up to the
-    API call: name with the random suffix, the task's labels, the launcher's body."""
-    sent: dict[str, Any] = {}
-
-    def start_spark_job(launcher: CustomObjectLauncher, **_: Any) -> tuple[None, None]:
-        sent["body"] = copy.deepcopy(launcher.body)
-        launcher.pod_spec = None
-        return None, None
-
-    monkeypatch.setattr(CustomObjectLauncher, "start_spark_job", start_spark_job)
-    task.__dict__.update(client=None, custom_obj_api=None)  # no cluster: nothing is called
-    task.find_spark_job = lambda context, exclude_checked=True: None
-    ti = SimpleNamespace(dag_id=task.dag.dag_id, task_id=task.task_id, map_index=0, try_number=1)
-    context = {"ti": ti, "run_id": "scheduled__2024-03-04T00:00:00+00:00", "dag": task.dag}
-    task.name = task.create_job_name()
-    task._setup_spark_configuration(context)
-    return sent["body"]
 
 
 def test_every_submitted_spark_application_validates_strictly_against_the_crd(
@@ -243,6 +194,7 @@ def test_rbac_is_least_privilege_and_namespaced(kubernetes: Settings) -> None:
     airflow = rules_of(objects, "retailmax-airflow-spark-submitter")
     assert airflow == {
         "sparkoperator.k8s.io/sparkapplications": {"create", "get", "watch", "delete"},
+        "sparkoperator.k8s.io/sparkapplications/status": {"get"},
         "pods": {"get", "list", "watch"},
         "pods/log": {"get"},
     }

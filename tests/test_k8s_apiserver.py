@@ -1,0 +1,458 @@
+"""The Kubernetes side against a real kube-apiserver (built from the Go module proxy, kine as its
+storage, 127.0.0.1 only): the CRD and k8s/ installed by server-side apply with strict field
+validation, RBAC decided by the server itself, and retail_daily's Spark tasks submitted,
+watched and completed by SparkKubernetesOperator, authenticated as Airflow's service account,
+with tests/spark_operator.py playing the Spark Operator and running each driver locally."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from jobs.jars import required_jars
+from jobs.orchestration.local_airflow import dags_test, local_airflow_env, migrate
+from jobs.orchestration.receivers import Inbox, alert_receivers
+from jobs.settings import Settings, load_settings
+from tests.airflow_runs import (
+    DAY,
+    NO_DATA_DAY,
+    Run,
+    assert_gold_equals_pandas,
+    assert_shards_alerted_without_landing_data,
+    run_conf,
+)
+from tests.apiserver import ApiServer, Client, KubeError, missing_tool, port_is_open
+from tests.kube import (
+    CRD_PATH,
+    K8S_DIR,
+    VERSIONS,
+    kustomize_build,
+    spark_operator_dir,
+    spark_tasks,
+    submitted_body,
+)
+from tests.spark_operator import (
+    APPLICATIONS,
+    NODE,
+    SparkOperatorDouble,
+    publish_quota_usage,
+    wait_until,
+)
+
+pytestmark = pytest.mark.k8s
+
+SPARK_NS = "retailmax-jobs"
+AIRFLOW_NS = "retailmax-airflow"
+AIRFLOW_SA = "airflow-worker"  # the Airflow chart's worker service account (helm values)
+DRIVER_SA = "retailmax-spark"
+
+
+def _crd() -> dict[str, Any]:
+    crd: dict[str, Any] = yaml.safe_load((spark_operator_dir() / CRD_PATH).read_text())
+    return crd
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The API server with everything RetailMax deploys, as an admin installs it."""
+    if reason := missing_tool():
+        pytest.skip(reason)
+    with ApiServer(tmp_path_factory.mktemp("apiserver")) as server:
+        admin = server.client()
+        admin.apply(_crd())
+        wait_until(lambda: _established(admin), 60, "the SparkApplication CRD established")
+        for obj in kustomize_build(K8S_DIR / "overlays" / "dev"):
+            admin.apply(obj)
+        # What the Airflow chart creates (k8s/helm/airflow-values.yaml): the worker identity.
+        admin.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": AIRFLOW_SA, "namespace": AIRFLOW_NS},
+            }
+        )
+        # No kube-controller-manager runs: its quota controller's first status is written
+        # here (then admission and tests/spark_operator.py keep the usage current).
+        publish_quota_usage(admin, SPARK_NS)
+        yield server
+
+
+def _established(admin: Client) -> bool:
+    name = _crd()["metadata"]["name"]
+    crd = admin.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+    conditions = crd.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+
+def _token(admin: Client, namespace: str, account: str) -> str:
+    """A service-account token from the TokenRequest API, as a pod would get mounted."""
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600},
+    }
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
+    return str(admin.request("POST", path, request)["status"]["token"])
+
+
+# -- build, start, install -------------------------------------------------------------------
+
+
+def test_the_server_is_the_pinned_release_of_the_validated_api(cluster: ApiServer) -> None:
+    version = cluster.client().request("GET", "/version")
+    assert version["gitVersion"] == VERSIONS["kube_apiserver"]
+    assert f"{version['major']}.{version['minor']}" == VERSIONS["kubernetes"]
+
+
+def test_the_crd_and_every_manifest_are_installed_by_strict_server_side_apply(
+    cluster: ApiServer,
+) -> None:
+    admin = cluster.client()
+    expected = [*kustomize_build(K8S_DIR / "overlays" / "dev"), _crd()]
+    assert {obj["kind"] for obj in expected} >= {
+        "Namespace",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ResourceQuota",
+        "LimitRange",
+        "CustomResourceDefinition",
+    }
+    for obj in expected:
+        meta = obj["metadata"]
+        path = admin.resource_path(obj["apiVersion"], obj["kind"], meta.get("namespace"))
+        live = admin.request("GET", f"{path}/{meta['name']}")
+        managers = {entry["manager"] for entry in live["metadata"]["managedFields"]}
+        assert "retailmax" in managers, (obj["kind"], meta["name"])
+        assert live["metadata"].get("labels", {}).items() >= meta.get("labels", {}).items()
+    # The prod overlay passes the same server-side checks without changing anything.
+    for obj in kustomize_build(K8S_DIR / "overlays" / "prod"):
+        admin.apply(obj, dry_run=True)
+    quota = admin.request("GET", f"/api/v1/namespaces/{SPARK_NS}/resourcequotas/retailmax-spark")
+    assert quota["spec"]["hard"]["pods"] == "24"  # dev, not prod
+
+
+def test_strict_field_validation_refuses_an_unknown_field(cluster: ApiServer) -> None:
+    admin = cluster.client()
+    role = next(
+        obj
+        for obj in kustomize_build(K8S_DIR / "overlays" / "dev")
+        if obj["kind"] == "Role" and obj["metadata"]["name"] == "retailmax-spark-driver"
+    )
+    role["rules"][0]["verbz"] = role["rules"][0].pop("verbs")
+    with pytest.raises(KubeError) as refused:
+        admin.apply(role, dry_run=True)
+    # Server-side apply refuses it before anything is stored, naming the field.
+    assert refused.value.status >= 400
+    assert ".rules[0].verbz: field not declared in schema" in refused.value.message
+
+
+def test_every_spark_application_airflow_submits_is_accepted_by_the_server(
+    cluster: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each Spark task of the three DAGs, rendered and built by the provider's own code,
+    passes a server-side dry run (CRD schema, strict fields, admission) in the Spark namespace;
+    the same body with the `spec.labels` the provider adds on its own would be refused."""
+    admin = cluster.client()
+    tasks = spark_tasks(load_settings("kubernetes"))
+    assert len(tasks) == 6  # retail_daily 4, inventory_sync 1, maintenance 1
+    for task in tasks:
+        body = submitted_body(task, monkeypatch)
+        assert body["metadata"]["namespace"] == SPARK_NS
+        admin.apply(body, dry_run=True)
+    body["spec"]["labels"] = {"dag_id": "retail_daily"}
+    path = admin.resource_path(body["apiVersion"], body["kind"], SPARK_NS)
+    with pytest.raises(KubeError) as refused:
+        admin.request("POST", path, body, params={"fieldValidation": "Strict", "dryRun": "All"})
+    assert refused.value.status == 400
+    assert 'unknown field "spec.labels"' in refused.value.message
+    # What the provider's create call gets by default: the field silently dropped.
+    created = admin.request("POST", path, body, params={"dryRun": "All"})
+    assert "labels" not in created["spec"]
+
+
+# -- RBAC, decided by the server -------------------------------------------------------------
+
+
+def _allowed(
+    admin: Client,
+    account: str,
+    verb: str,
+    resource: str,
+    namespace: str,
+    group: str = "",
+    subresource: str = "",
+) -> bool:
+    owner_namespace = AIRFLOW_NS if account == AIRFLOW_SA else SPARK_NS
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": f"system:serviceaccount:{owner_namespace}:{account}",
+            "groups": [
+                "system:serviceaccounts",
+                f"system:serviceaccounts:{owner_namespace}",
+                "system:authenticated",
+            ],
+            "resourceAttributes": {
+                "namespace": namespace,
+                "verb": verb,
+                "group": group,
+                "resource": resource,
+                "subresource": subresource,
+            },
+        },
+    }
+    answer = admin.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+    return bool(answer["status"]["allowed"])
+
+
+SPARK_GROUP = "sparkoperator.k8s.io"
+AIRFLOW_CAN = [
+    ("create", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
+    ("get", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
+    ("get", "sparkapplications", SPARK_NS, SPARK_GROUP, "status"),
+    ("watch", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
+    ("delete", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
+    ("list", "pods", SPARK_NS, "", ""),
+    ("get", "pods", SPARK_NS, "", "log"),
+]
+AIRFLOW_CANNOT = [
+    ("get", "secrets", SPARK_NS, "", ""),
+    ("list", "secrets", SPARK_NS, "", ""),
+    ("get", "secrets", AIRFLOW_NS, "", ""),
+    ("create", "sparkapplications", "default", SPARK_GROUP, ""),
+    ("create", "sparkapplications", AIRFLOW_NS, SPARK_GROUP, ""),
+    ("list", "sparkapplications", "", SPARK_GROUP, ""),  # cluster-wide
+    ("update", "sparkapplications", SPARK_NS, SPARK_GROUP, "status"),
+    ("create", "pods", SPARK_NS, "", ""),
+    ("delete", "pods", SPARK_NS, "", ""),
+    ("create", "pods", SPARK_NS, "", "exec"),
+    ("list", "pods", "default", "", ""),
+    ("create", "rolebindings", SPARK_NS, "rbac.authorization.k8s.io", ""),
+]
+DRIVER_CAN = [
+    (verb, resource, SPARK_NS, "", "")
+    for resource in ("pods", "services", "configmaps", "persistentvolumeclaims")
+    for verb in ("create", "get", "list", "watch", "delete")
+]
+DRIVER_CANNOT = [
+    ("get", "secrets", SPARK_NS, "", ""),
+    ("list", "secrets", SPARK_NS, "", ""),
+    ("create", "pods", "default", "", ""),
+    ("create", "pods", AIRFLOW_NS, "", ""),
+    ("create", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
+    ("list", "nodes", "", "", ""),
+    ("create", "pods", SPARK_NS, "", "exec"),
+    ("create", "roles", SPARK_NS, "rbac.authorization.k8s.io", ""),
+]
+
+
+def _label(case: tuple[str, ...]) -> str:
+    verb, resource, namespace, _, subresource = case
+    return f"{verb} {resource}{'/' + subresource if subresource else ''} in {namespace or '*'}"
+
+
+@pytest.mark.parametrize("case", AIRFLOW_CAN, ids=_label)
+def test_airflow_may(cluster: ApiServer, case: tuple[str, str, str, str, str]) -> None:
+    assert _allowed(cluster.client(), AIRFLOW_SA, *case)
+
+
+@pytest.mark.parametrize("case", AIRFLOW_CANNOT, ids=_label)
+def test_airflow_may_not(cluster: ApiServer, case: tuple[str, str, str, str, str]) -> None:
+    assert not _allowed(cluster.client(), AIRFLOW_SA, *case)
+
+
+@pytest.mark.parametrize("case", DRIVER_CAN, ids=_label)
+def test_the_driver_may(cluster: ApiServer, case: tuple[str, str, str, str, str]) -> None:
+    assert _allowed(cluster.client(), DRIVER_SA, *case)
+
+
+@pytest.mark.parametrize("case", DRIVER_CANNOT, ids=_label)
+def test_the_driver_may_not(cluster: ApiServer, case: tuple[str, str, str, str, str]) -> None:
+    assert not _allowed(cluster.client(), DRIVER_SA, *case)
+
+
+def test_a_real_airflow_token_is_refused_secrets_by_the_server(cluster: ApiServer) -> None:
+    """Not a review but the request itself, with the token a worker pod would mount."""
+    admin = cluster.client()
+    worker = Client(cluster.server, _token(admin, AIRFLOW_NS, AIRFLOW_SA), cluster.ca_file)
+    with pytest.raises(KubeError) as refused:
+        worker.request("GET", f"/api/v1/namespaces/{SPARK_NS}/secrets")
+    assert refused.value.status == 403
+    assert f"system:serviceaccount:{AIRFLOW_NS}:{AIRFLOW_SA}" in refused.value.message
+    pods = worker.request("GET", f"/api/v1/namespaces/{SPARK_NS}/pods")
+    assert pods["kind"] == "PodList"
+
+
+# -- the real submit path --------------------------------------------------------------------
+
+
+@dataclass
+class Submitted(Run):
+    applications: list[dict[str, Any]]
+
+
+@dataclass
+class Deployment:
+    cluster: ApiServer
+    root: Path
+    lake: Path
+    settings: Settings
+    env: dict[str, str]
+    home: Path
+    kubeconfig: Path
+
+    def run(self, day: date) -> Submitted:
+        """`airflow dags test retail_daily <day>` on the kubernetes backend, the double running
+        the SparkApplications, the alert receivers listening."""
+        driver_env = {**self.env, "PYSPARK_PYTHON": str(Path(sys.executable))}
+        operator = SparkOperatorDouble(
+            self.cluster,
+            SPARK_NS,
+            self.root / f"drivers-{day}",
+            partial(_local_driver, Path(self.settings.paths.jar_cache)),
+            driver_env,
+        )
+        inbox: Inbox
+        with operator, alert_receivers() as inbox:
+            env = local_airflow_env(
+                self.settings, self.home, inbox.smtp_port, inbox.webhook_url, base=self.env
+            )
+            env["AIRFLOW_CONN_KUBERNETES_DEFAULT"] = json.dumps(
+                {"conn_type": "kubernetes", "extra": {"kube_config_path": str(self.kubeconfig)}}
+            )
+            log_path = self.root / f"dags_test_{day}.log"
+            with log_path.open("w") as out:
+                code = dags_test("retail_daily", str(day), env, stdout=out)
+        assert operator.errors == [], operator.errors
+        emails, posts = list(inbox.emails), list(inbox.posts)
+        return Submitted(code, log_path.read_text(), emails, posts, operator.applications_seen)
+
+
+def _local_driver(jar_cache: Path, main_file: Path, arguments: list[str]) -> list[str]:
+    """The driver the kubelet would start, as spark-submit on local Spark with Delta's jars."""
+    jars = ",".join(str(jar_cache / jar.file_name) for jar in required_jars())
+    spark_submit = Path(sys.executable).parent / "spark-submit"
+    return [
+        str(spark_submit),
+        "--master",
+        "local[2]",
+        "--driver-memory",
+        "1g",
+        "--jars",
+        jars,
+        str(main_file),
+        *arguments,
+    ]
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    cluster: ApiServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    clean_landing: Path,
+    local_settings: Settings,
+) -> Deployment:
+    """conf/kubernetes.yaml with the lake on local disk, shards of 2 stores, no retries; a
+    migrated AIRFLOW_HOME; Airflow's connection authenticated as its worker service account."""
+    root = tmp_path_factory.mktemp("k8s_run")
+    jar_cache = local_settings.paths.jar_cache
+    settings, env = run_conf(
+        "kubernetes", root, clean_landing, jar_cache, {"shuffle_partitions": 4}
+    )
+    admin = cluster.client()
+    worker = Client(cluster.server, _token(admin, AIRFLOW_NS, AIRFLOW_SA), cluster.ca_file)
+    kubeconfig = worker.kubeconfig(root / "kubeconfig", AIRFLOW_SA)
+    home = root / "airflow"
+    migrate(settings, local_airflow_env(settings, home, base=env))
+    return Deployment(cluster, root, root / "lake", settings, env, home, kubeconfig)
+
+
+@pytest.fixture(scope="module")
+def first_run(deployment: Deployment) -> Submitted:
+    return deployment.run(DAY)
+
+
+def test_retail_daily_runs_every_spark_task_as_a_spark_application(first_run: Submitted) -> None:
+    assert first_run.code == 0, first_run.log[-3000:]
+    assert (first_run.emails, first_run.posts) == ([], [])
+    jobs = sorted(
+        " ".join(app["spec"]["arguments"][1:2] + app["spec"]["arguments"][5:])
+        for app in first_run.applications
+    )
+    assert jobs == ["inventory", "report", "sales 1-2", "sales 3-4", "sales-gold"]
+    for app in first_run.applications:
+        assert app["metadata"]["namespace"] == SPARK_NS
+        assert app["spec"]["driver"]["labels"]["dag_id"] == "retail_daily"
+
+
+def test_the_driver_log_reaches_the_airflow_task_log_through_the_api_server(
+    first_run: Submitted,
+) -> None:
+    # The job's own log lines, read by Airflow from pods/log (the API server proxies the
+    # node's kubelet), with the container's name as the provider prefixes it.
+    assert "[spark-kubernetes-driver]" in first_run.log
+    assert "wrote silver.sales_lines" in first_run.log
+
+
+def test_applications_and_driver_pods_are_deleted_after_success(
+    first_run: Submitted, deployment: Deployment
+) -> None:
+    admin = deployment.cluster.client()
+    wait_until(
+        lambda: admin.request("GET", f"/api/v1/namespaces/{SPARK_NS}/pods")["items"] == [],
+        30,
+        "driver pods collected",
+    )
+    apps = admin.request("GET", APPLICATIONS.format(namespace=SPARK_NS))
+    assert apps["items"] == []
+    node = admin.request("GET", f"/api/v1/nodes/{NODE}")
+    assert node["metadata"]["name"] == NODE
+
+
+def test_the_delta_tables_equal_an_independent_computation(
+    first_run: Submitted, deployment: Deployment, clean_landing: Path
+) -> None:
+    assert_gold_equals_pandas(deployment.lake, clean_landing, DAY)
+
+
+def test_a_failed_application_fails_the_task_and_alerts_with_the_jobs_reason(
+    first_run: Submitted, deployment: Deployment, clean_landing: Path
+) -> None:
+    failed = deployment.run(NO_DATA_DAY)
+    assert_shards_alerted_without_landing_data(failed, clean_landing, NO_DATA_DAY)
+    # The Spark Operator's own words are in the task log too, and nothing is left behind.
+    assert "driver container failed with ExitCode: 3, Reason: Error" in failed.log
+    assert {app["spec"]["arguments"][-1] for app in failed.applications} == {"1-2", "3-4"}
+    admin = deployment.cluster.client()
+    assert admin.request("GET", APPLICATIONS.format(namespace=SPARK_NS))["items"] == []
+    assert admin.request("GET", f"/api/v1/namespaces/{SPARK_NS}/pods")["items"] == []
+
+
+# -- start-up and teardown -------------------------------------------------------------------
+
+
+def test_a_stopped_server_leaves_no_process_or_port_behind(tmp_path: Path) -> None:
+    if reason := missing_tool():
+        pytest.skip(reason)
+    server = ApiServer(tmp_path / "apiserver")
+    with server:
+        ports = (server.kine_port, server.port)
+        assert all(port_is_open(port) for port in ports)
+        pids = [process.pid for process in server.processes]
+    assert [process.poll() is not None for process in server.processes] == [True, True]
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not any(port_is_open(port) for port in ports)
