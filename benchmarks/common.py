@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psutil
 import yaml
 
-from jobs.settings import PROJECT_ROOT, load_settings
+from jobs.settings import PROJECT_ROOT, Settings, load_settings
+
+
+def retailmax_command(*args: str) -> list[str]:
+    """`retailmax ARGS`: the console script of this venv."""
+    return [str(Path(sys.executable).parent / "retailmax"), *args]
 
 
 def run_measured(command: list[str], env: dict[str, str], what: str) -> tuple[float, int]:
@@ -38,9 +44,10 @@ def run_measured(command: list[str], env: dict[str, str], what: str) -> tuple[fl
 
 def local_env(
     work: Path, landing: Path, lake: Path, cores: int, driver_memory: str
-) -> dict[str, str]:
-    """The environment of a job run on local[cores] against landing and lake: the local conf
-    with those paths and sizes, written to work/conf and picked by RETAILMAX_CONF_DIR."""
+) -> tuple[dict[str, str], Settings]:
+    """A job run on local[cores] against landing and lake: the local conf with those paths
+    and sizes, written to work/conf; the environment that picks it (RETAILMAX_CONF_DIR) for a
+    child process, and the same settings for Spark in this process."""
     conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
     conf["paths"] = {
         "landing_root": str(landing),
@@ -51,4 +58,5 @@ def local_env(
     conf["spark"].update({"master": f"local[{cores}]", "driver_memory": driver_memory})
     (work / "conf").mkdir(exist_ok=True)
     (work / "conf" / "local.yaml").write_text(yaml.safe_dump(conf))
-    return {**os.environ, "RETAILMAX_CONF_DIR": str(work / "conf")}
+    env = {**os.environ, "RETAILMAX_CONF_DIR": str(work / "conf")}
+    return env, Settings.model_validate(conf)

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from benchmarks.common import local_env, run_measured
+from benchmarks.common import local_env, retailmax_command, run_measured
 
 DAY = date(2024, 3, 5)
 CORES = 2
@@ -243,7 +243,6 @@ def main() -> int:
     parser.add_argument("--driver-memory", default="6g")
     args = parser.parse_args()
 
-    from jobs.settings import load_settings
     from jobs.spark import get_spark
 
     work = Path(tempfile.mkdtemp(prefix="retailmax-bench-inventory-"))
@@ -256,23 +255,14 @@ def main() -> int:
             write_wms_batch(
                 folder, number, first + number * BATCH, args.batch_movements, args.stores, args.skus
             )
-        env = local_env(work, landing, lake, CORES, args.driver_memory)
-        settings = load_settings("local")
-        settings = settings.model_copy(
-            update={
-                "spark": settings.spark.model_copy(
-                    update={"master": f"local[{CORES}]", "driver_memory": args.driver_memory}
-                )
-            }
-        )
+        env, settings = local_env(work, landing, lake, CORES, args.driver_memory)
         spark = get_spark(settings, app_name="retailmax-bench-inventory")
         started = time.perf_counter()
         rows_1x = build_levels(spark, lake, args.stores, args.skus)
         ledger_rows = ledger_earlier_batches(spark, landing, lake, BATCH_START)
         setup_1x = time.perf_counter() - started
 
-        command = [
-            str(Path(sys.executable).parent / "retailmax"),
+        command = retailmax_command(
             "run",
             "inventory",
             "--date",
@@ -281,7 +271,7 @@ def main() -> int:
             BATCH_START.isoformat(),
             "--until",
             (BATCH_START + BATCH).isoformat(),
-        ]
+        )
         batch_s, batch_mib = run_measured(command, env, "inventory batch")
         rerun_s, _ = run_measured(command, env, "inventory batch re-run")
 

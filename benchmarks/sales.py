@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.common import local_env, run_measured
+from benchmarks.common import local_env, retailmax_command, run_measured
 
 DAY = date(2024, 3, 5)
 CORES = 2
@@ -40,14 +40,9 @@ GROUP BY ALL
 
 def run_job(env: dict[str, str]) -> tuple[float, int]:
     """Runs the job; returns (wall seconds, peak RSS in MiB of the process and its children)."""
-    command = [
-        str(Path(sys.executable).parent / "retailmax"),
-        "run",
-        "sales",
-        "--date",
-        DAY.isoformat(),
-    ]
-    return run_measured(command, env, "sales job")
+    return run_measured(
+        retailmax_command("run", "sales", "--date", DAY.isoformat()), env, "sales job"
+    )
 
 
 def main() -> int:
@@ -69,7 +64,7 @@ def main() -> int:
         counts = generate(
             GenerateOptions(landing, stores=args.stores, days=1, start=DAY, progress=False)
         ).counts
-        env = local_env(work, landing, lake, CORES, args.driver_memory)
+        env, _ = local_env(work, landing, lake, CORES, args.driver_memory)
         job_s, job_mib = run_job(env)
 
         duckdb.execute(f"SET threads TO {CORES}")

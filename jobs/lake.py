@@ -73,6 +73,16 @@ def ensure_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> str:
     raise RuntimeError(f"could not create Delta table {spec.name} at {path}")
 
 
+def read_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> DataFrame:
+    """A table of the lake; before its first write, an empty frame with its schema."""
+    from delta.tables import DeltaTable
+
+    path = spec.path(lake_root)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return spark.createDataFrame([], spec.schema)
+    return spark.read.format("delta").load(path)
+
+
 def sql_literal(value: date | int | str) -> str:
     """A SQL literal for a replaceWhere predicate."""
     if isinstance(value, int):

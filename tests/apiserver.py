@@ -13,6 +13,7 @@ they and the Spark Operator would play, through this API server.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -254,6 +255,7 @@ class ApiServer:
     kine_port: int = 0
     port: int = 0
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     @property
@@ -272,9 +274,14 @@ class ApiServer:
         log = (self.workdir / f"{name}.log").open("wb")
         self._logs.append(log)
         process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.processes.append(process)
+        self.names.append(name)
         return process
 
     def log_tail(self, name: str, lines: int = 8) -> str:
@@ -301,7 +308,7 @@ class ApiServer:
                 "--metrics-bind-address=0",
             ],
         )
-        _wait_for(lambda: port_is_open(self.kine_port), 30, lambda: self.log_tail("kine"), "kine")
+        self._wait_for(lambda: port_is_open(self.kine_port), 30, "kine")
         self._spawn(
             "kube-apiserver",
             [
@@ -324,8 +331,21 @@ class ApiServer:
                 "--v=1",
             ],
         )
-        _wait_for(self._ready, READY_TIMEOUT, lambda: self.log_tail("kube-apiserver"), "ready")
+        self._wait_for(self._ready, READY_TIMEOUT, "kube-apiserver")
         return self
+
+    def _wait_for(self, ready: Any, timeout: float, name: str) -> None:
+        """Until ready(); a process that exits, or the timeout, ends it with its log's tail."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            for process_name, process in zip(self.names, self.processes, strict=True):
+                if process.poll() is not None:
+                    tail = self.log_tail(process_name)
+                    raise ApiServerError(f"{process_name} exited ({process.returncode}): {tail}")
+            if time.monotonic() > deadline:
+                tail = self.log_tail(name)
+                raise ApiServerError(f"{name} not ready after {timeout:.0f} s: {tail}")
+            time.sleep(0.25)
 
     def _ready(self) -> bool:
         if not self.ca_file.exists():
@@ -358,12 +378,11 @@ class ApiServer:
         self.stop()
 
 
-def _wait_for(ready: Any, timeout: float, tail: Any, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise ApiServerError(f"not {what} after {timeout:.0f} s: {tail()}")
-        time.sleep(0.25)
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, even by SIGKILL, so a
+    killed test run leaves no server behind (Linux's PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def _write_signing_key(path: Path) -> None:

@@ -31,7 +31,15 @@ from tests.airflow_runs import (
     assert_shards_alerted_without_landing_data,
     run_conf,
 )
-from tests.apiserver import ApiServer, Client, KubeError, missing_tool, port_is_open
+from tests.apiserver import (
+    ApiServer,
+    ApiServerError,
+    Client,
+    KubeError,
+    missing_tool,
+    port_is_open,
+    wrapper_go_mod,
+)
 from tests.kube import (
     CRD_PATH,
     K8S_DIR,
@@ -106,6 +114,29 @@ def _token(admin: Client, namespace: str, account: str) -> str:
 
 
 # -- build, start, install -------------------------------------------------------------------
+
+
+def test_the_wrapper_go_mod_swaps_staging_for_the_published_modules() -> None:
+    upstream = (
+        "module k8s.io/kubernetes\n\ngo 1.24.0\n\nreplace (\n"
+        "\tk8s.io/api => ./staging/src/k8s.io/api\n"
+        "\tk8s.io/client-go => ./staging/src/k8s.io/client-go\n"
+        "\tgithub.com/example/fork => github.com/example/fork v1.0.0\n)\n"
+    )
+    assert wrapper_go_mod(upstream, "v1.34.4").splitlines() == [
+        "module retailmax.local/kube-apiserver-build",
+        "",
+        "go 1.24.0",
+        "",
+        "require k8s.io/kubernetes v1.34.4",
+        "",
+        "replace (",
+        "\tk8s.io/api => k8s.io/api v0.34.4",
+        "\tk8s.io/client-go => k8s.io/client-go v0.34.4",
+        ")",
+    ]
+    with pytest.raises(ApiServerError, match=r"no \./staging replace lines"):
+        wrapper_go_mod("module k8s.io/kubernetes\n\ngo 1.24.0\n", "v1.34.4")
 
 
 def test_the_server_is_the_pinned_release_of_the_validated_api(cluster: ApiServer) -> None:

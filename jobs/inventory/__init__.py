@@ -29,7 +29,7 @@ from jobs.inventory.tables import (
     STOCK_MOVEMENTS,
     STOCK_RECONCILIATION,
 )
-from jobs.lake import TableSpec, ensure_table, sql_literal
+from jobs.lake import ensure_table, read_table, sql_literal
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -64,14 +64,8 @@ def _state_counts(
     spark: SparkSession, lake: str, keys_df: DataFrame, locations: list[str]
 ) -> DataFrame:
     """The current levels of the batch's keys (their latest count is where the replay starts)."""
-    from delta.tables import DeltaTable
-
-    path = STOCK_LEVELS.path(lake)
-    if not DeltaTable.isDeltaTable(spark, path):
-        return spark.createDataFrame([], STOCK_LEVELS.schema).select(*LEVEL_COLUMNS)
     return (
-        spark.read.format("delta")
-        .load(path)
+        read_table(spark, STOCK_LEVELS, lake)
         .where(F.col("location_id").isin(locations))
         .join(keys_df, ["location_id", "sku"], "left_semi")
         .select(*LEVEL_COLUMNS)
@@ -149,7 +143,7 @@ def reconcile(spark: SparkSession, context: RunContext) -> dict[str, Any]:
     ops.stock_reconciliation and the ledger's balance is merged back: the ledger is the truth."""
     lake, day = context.settings.lake_root, context.run_date
     ensure_table(spark, STOCK_RECONCILIATION, lake)  # empty is the healthy answer, not missing
-    ledger_df = _read(spark, STOCK_MOVEMENTS, lake)
+    ledger_df = read_table(spark, STOCK_MOVEMENTS, lake)
     keys_df = (
         ledger_df.where(F.col("movement_date") == F.lit(day))
         .select("location_id", "sku")
@@ -209,8 +203,8 @@ def replenish(spark: SparkSession, context: RunContext) -> dict[str, Any]:
     """The run date's replenishment alerts, from the levels and the ledger's sales velocity."""
     lake, day, conf = context.settings.lake_root, context.run_date, context.settings.inventory
     alerts_df = outputs.replenishment_alerts(
-        _read(spark, STOCK_LEVELS, lake),
-        outputs.velocity_window(_read(spark, STOCK_MOVEMENTS, lake), conf, day),
+        read_table(spark, STOCK_LEVELS, lake),
+        outputs.velocity_window(read_table(spark, STOCK_MOVEMENTS, lake), conf, day),
         conf,
         day,
     ).persist()
@@ -241,11 +235,11 @@ def publish_availability(spark: SparkSession, context: RunContext) -> dict[str, 
         return {"availability": f"kept (as of {current:%Y-%m-%dT%H:%M}Z)"}
     warehouses_df = extract.extract_warehouses(spark, landing)
     ecommerce = [r.location_id for r in warehouses_df.where("serves_ecommerce").collect()]
-    levels_df = _read(spark, STOCK_LEVELS, lake).where(F.col("location_id").isin(ecommerce))
+    levels_df = read_table(spark, STOCK_LEVELS, lake).where(F.col("location_id").isin(ecommerce))
     orders_df = extract.extract_recent_orders(
         spark, landing, context.run_date, conf.reservation_lookback_days
     )
-    products_df = extract_products_for_sale(spark, landing)
+    products_df = extract.extract_products_for_sale(spark, landing)
     availability_df = outputs.availability(
         levels_df,
         warehouses_df,
@@ -262,24 +256,6 @@ def publish_availability(spark: SparkSession, context: RunContext) -> dict[str, 
     availability_df.unpersist()
     manifest = outputs.write_feed(rows, lake, as_of)
     return {"availability_rows": len(rows), "feed": manifest["folder"]}
-
-
-def extract_products_for_sale(spark: SparkSession, landing_root: str) -> DataFrame:
-    """Active products (an inactive SKU is not offered, whatever its stock)."""
-    from jobs.sales.extract import extract_products
-
-    products_df = extract_products(spark, landing_root)
-    return products_df.where(F.coalesce(F.col("active"), F.lit(True))).select("sku", "category")
-
-
-def _read(spark: SparkSession, spec: TableSpec, lake: str) -> DataFrame:
-    """A table of the lake, empty (with its schema) before its first write."""
-    from delta.tables import DeltaTable
-
-    path = spec.path(lake)
-    if not DeltaTable.isDeltaTable(spark, path):
-        return spark.createDataFrame([], spec.schema)
-    return spark.read.format("delta").load(path)
 
 
 def run(context: RunContext) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.contracts import MOVEMENT_SCHEMA, OPENING_STOCK_SCHEMA, ORDER_SCHEMA, WAREHOUSES_SCHEMA
-from jobs.lake import list_folder
+from jobs.lake import list_folder, read_table
 from jobs.sales.extract import extract_products, extract_stores
 from jobs.sales.tables import SILVER_SALES_LINES
 
@@ -64,15 +64,8 @@ def extract_recent_orders(
 
 def extract_store_sales(spark: SparkSession, lake_root: str, run_date: date) -> DataFrame:
     """The date's store lines of silver.sales_lines (empty before the sales job has run)."""
-    from delta.tables import DeltaTable
-
-    path = SILVER_SALES_LINES.path(lake_root)
-    if not DeltaTable.isDeltaTable(spark, path):
-        return spark.createDataFrame([], SILVER_SALES_LINES.schema)
-    return (
-        spark.read.format("delta")
-        .load(path)
-        .where((F.col("sale_date") == F.lit(run_date)) & (F.col("channel") == "STORE"))
+    return read_table(spark, SILVER_SALES_LINES, lake_root).where(
+        (F.col("sale_date") == F.lit(run_date)) & (F.col("channel") == "STORE")
     )
 
 
@@ -93,3 +86,9 @@ def extract_warehouses(spark: SparkSession, landing_root: str) -> DataFrame:
 def extract_skus(spark: SparkSession, landing_root: str) -> DataFrame:
     """The SKUs of products.csv, with their category (safety stock may depend on it)."""
     return extract_products(spark, landing_root).select("sku", "category")
+
+
+def extract_products_for_sale(spark: SparkSession, landing_root: str) -> DataFrame:
+    """Active products (an inactive SKU is not offered, whatever its stock)."""
+    products_df = extract_products(spark, landing_root)
+    return products_df.where(F.coalesce(F.col("active"), F.lit(True))).select("sku", "category")

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from jobs.files import write_atomically
 from jobs.inventory.tables import ECOMMERCE_AVAILABILITY, REPLENISHMENT_ALERTS
-from jobs.lake import ensure_table, replace_where, sql_literal
+from jobs.lake import ensure_table, read_table, replace_where, sql_literal
 from jobs.settings import InventorySettings
 
 log = logging.getLogger(__name__)
@@ -148,12 +148,7 @@ def write_alerts(spark: SparkSession, alerts_df: DataFrame, lake_root: str, day:
 
 def current_as_of(spark: SparkSession, lake_root: str) -> datetime | None:
     """The as_of of the availability in the table, None before the first batch."""
-    from delta.tables import DeltaTable
-
-    path = ECOMMERCE_AVAILABILITY.path(lake_root)
-    if not DeltaTable.isDeltaTable(spark, path):
-        return None
-    row = spark.read.format("delta").load(path).agg(F.max("as_of")).first()
+    row = read_table(spark, ECOMMERCE_AVAILABILITY, lake_root).agg(F.max("as_of")).first()
     return row[0] if row else None
 
 
