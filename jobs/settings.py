@@ -159,6 +159,45 @@ class InventorySettings(_Strict):
     review_days: int = Field(default=7, gt=0)
 
 
+CUSTOMER_SOURCES = ("crm", "loyalty")
+CUSTOMER_ATTRIBUTES = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "postcode",
+    "city",
+    "birth_date",
+    "home_store_id",
+)
+
+
+class CustomerSettings(_Strict):
+    """How the customer base is built from its sources."""
+
+    # Per attribute, the sources in order of trust; among records of the same source (or
+    # when no trusted source has a value) the most recently updated non-null value wins.
+    survivorship: dict[str, list[str]] = Field(
+        default_factory=lambda: {attribute: ["crm", "loyalty"] for attribute in CUSTOMER_ATTRIBUTES}
+    )
+
+    @model_validator(mode="after")
+    def _known_names(self) -> CustomerSettings:
+        for attribute, sources in self.survivorship.items():
+            if attribute not in CUSTOMER_ATTRIBUTES:
+                raise ValueError(
+                    f"survivorship: unknown attribute '{attribute}' "
+                    f"(known: {', '.join(CUSTOMER_ATTRIBUTES)})"
+                )
+            unknown = sorted(set(sources) - set(CUSTOMER_SOURCES))
+            if unknown:
+                raise ValueError(
+                    f"survivorship.{attribute}: unknown source {unknown} "
+                    f"(known: {', '.join(CUSTOMER_SOURCES)})"
+                )
+        return self
+
+
 class AlertSettings(_Strict):
     """Where failure alerts go: e-mail through an SMTP connection, and a webhook connection."""
 
@@ -181,6 +220,7 @@ class Settings(_Strict):
     orchestration: OrchestrationSettings
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
+    customers: CustomerSettings = Field(default_factory=CustomerSettings)
     kubernetes: KubernetesSettings | None = None
 
     @model_validator(mode="after")
