@@ -57,7 +57,9 @@ from tests.spark_operator import (
     wait_until,
 )
 
-pytestmark = pytest.mark.k8s
+# The Airflow runs are set up in module fixtures that count against the first test using them;
+# each takes about 8 minutes on a quiet 2-core machine: room for a busy one.
+pytestmark = [pytest.mark.k8s, pytest.mark.timeout(1800)]
 
 SPARK_NS = "retailmax-jobs"
 AIRFLOW_NS = "retailmax-airflow"
@@ -347,7 +349,11 @@ class Deployment:
     def run(self, day: date) -> Submitted:
         """`airflow dags test retail_daily <day>` on the kubernetes backend, the double running
         the SparkApplications, the alert receivers listening."""
-        driver_env = {**self.env, "PYSPARK_PYTHON": str(Path(sys.executable))}
+        driver_env = {
+            **self.env,
+            "PYSPARK_PYTHON": str(Path(sys.executable)),
+            "SPARK_LOCAL_IP": "127.0.0.1",  # the driver's own endpoints on loopback only
+        }
         operator = SparkOperatorDouble(
             self.cluster,
             SPARK_NS,
