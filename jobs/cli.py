@@ -21,6 +21,7 @@ log = logging.getLogger("retailmax")
 # becomes the container's termination message, which Airflow's failure (and the alert) shows.
 TERMINATION_LOG = "RETAILMAX_TERMINATION_LOG"
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+ERASE_JOB = "customers-erase"  # the one job that runs for a request, not a business date
 
 
 def _date(text: str) -> date:
@@ -108,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run one job for one business date")
     run.add_argument("job", choices=sorted(JOBS), metavar="JOB", help=", ".join(sorted(JOBS)))
-    run.add_argument("--date", type=_date, required=True, help="business date YYYY-MM-DD")
+    run.add_argument(
+        "--date", type=_date, help="business date YYYY-MM-DD (customers-erase: default today)"
+    )
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--stores", help="store ids, e.g. 1-50,72 (default: all)")
     scope.add_argument("--shard", help="shard I/N of the stores, e.g. 2/8")
@@ -117,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--until", type=_instant, help="inventory: end of the batch (excluded), e.g. 15 min later"
+    )
+    run.add_argument(
+        "--request", metavar="FILE", help="customers-erase: the erasure request (JSON)"
     )
     run.add_argument("--env", default=None, help="conf environment (default RETAILMAX_ENV)")
     return parser
@@ -188,6 +194,14 @@ def _run(args: argparse.Namespace) -> int:
         raise BadArgumentError("--since/--until apply to the inventory job only")
     if args.since and args.until and args.since >= args.until:
         raise BadArgumentError(f"--since {args.since} is not before --until {args.until}")
+    if args.request and spec.name != ERASE_JOB:
+        raise BadArgumentError(f"--request applies to the {ERASE_JOB} job only")
+    if spec.name == ERASE_JOB and not args.request:
+        raise BadArgumentError(f"{ERASE_JOB} needs --request FILE (a JSON erasure request)")
+    if args.date is None:
+        if spec.name != ERASE_JOB:
+            raise BadArgumentError(f"job {spec.name} needs --date YYYY-MM-DD")
+        args.date = datetime.now(UTC).date()
     settings = load_settings(args.env)
     _check_landing(settings, spec, args.date)
     job = load_job(spec)
@@ -199,13 +213,13 @@ def _run(args: argparse.Namespace) -> int:
         started_at=datetime.now(UTC),
         since=args.since.replace(tzinfo=None) if args.since else None,
         until=args.until.replace(tzinfo=None) if args.until else None,
+        request=args.request,
     )
-    log.info(
-        "run %s for %s (%s) on %s", spec.name, args.date, context.describe_scope(), settings.env
-    )
+    scope = f"request {args.request}" if spec.name == ERASE_JOB else context.describe_scope()
+    log.info("run %s for %s (%s) on %s", spec.name, args.date, scope, settings.env)
     figures = job(context)
     shown = ", ".join(f"{name}={value}" for name, value in (figures or {}).items())
-    print(f"{spec.name} {args.date} ({context.describe_scope()}) done: {shown}")
+    print(f"{spec.name} {args.date} ({scope}) done: {shown}")
     print(f"lake: {settings.lake_root}")
     return int(ExitCode.OK)
 

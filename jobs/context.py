@@ -21,6 +21,7 @@ class RunContext:
     # Intraday batches (inventory): movements with since <= movement_ts < until, UTC.
     since: datetime | None = None
     until: datetime | None = None
+    request: str | None = None  # customers-erase: the erasure request file
 
     @property
     def is_whole_date(self) -> bool:

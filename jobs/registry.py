@@ -67,6 +67,13 @@ JOBS: dict[str, JobSpec] = {
             "#5",
         ),
         JobSpec(
+            "customers-erase",
+            "jobs.customers.erase",
+            "right to erasure: remove one person (--request FILE) everywhere, then VACUUM",
+            (),
+            "#5",
+        ),
+        JobSpec(
             "promotions",
             "jobs.promotions",
             "fast movers, promotion candidates, campaign results, the daily sales report",

@@ -180,6 +180,9 @@ class CustomerSettings(_Strict):
     survivorship: dict[str, list[str]] = Field(
         default_factory=lambda: {attribute: ["crm", "loyalty"] for attribute in CUSTOMER_ATTRIBUTES}
     )
+    # customers-erase vacuums the tables it changed keeping this many hours of old files: 0
+    # means no earlier version can read the erased values once the request is done.
+    erasure_vacuum_retention_hours: float = Field(default=0.0, ge=0.0)
 
     @model_validator(mode="after")
     def _known_names(self) -> CustomerSettings:

@@ -86,12 +86,43 @@ def test_in_a_container_the_error_line_is_also_the_termination_message(tmp_path:
 
 
 def test_a_job_not_landed_yet_exits_5_with_its_issue(tmp_path: Path) -> None:
+    env = {"RETAILMAX_LANDING_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = retailmax("run", "promotions", "--date", "2024-03-05", env=env)
+    assert result.returncode == ExitCode.NOT_IMPLEMENTED
+    assert "job 'promotions' is not implemented yet (planned in issue #6)" in result.stderr
+
+
+def test_customers_without_its_secret_salt_exits_2_before_any_write(tmp_path: Path) -> None:
     for folder in ("crm/customers", "loyalty/members"):
         (tmp_path / f"{folder}/export_date=2024-03-05").mkdir(parents=True)
-    env = {"RETAILMAX_LANDING_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    lake = tmp_path / "lake"
+    env = {
+        "RETAILMAX_LANDING_ROOT": str(tmp_path),
+        "RETAILMAX_LAKE_ROOT": str(lake),
+        "PATH": "/usr/bin:/bin",
+    }
     result = retailmax("run", "customers", "--date", "2024-03-05", env=env)
-    assert result.returncode == ExitCode.NOT_IMPLEMENTED
-    assert "job 'customers' is not implemented yet (planned in issue #5)" in result.stderr
+    assert result.returncode == ExitCode.BAD_ARGUMENTS
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "retailmax: error: RETAILMAX_PII_SALT is not set: gold.customer_360 hashes emails"
+        )
+    )
+    assert not lake.exists()
+
+
+def test_an_erasure_needs_its_request_and_nothing_else_takes_one(tmp_path: Path) -> None:
+    env = {"RETAILMAX_LAKE_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = retailmax("run", "customers-erase", env=env)
+    assert result.returncode == ExitCode.BAD_ARGUMENTS
+    assert result.stderr.strip() == (
+        "retailmax: error: customers-erase needs --request FILE (a JSON erasure request)"
+    )
+    result = retailmax("run", "sales", "--date", "2024-03-05", "--request", "r.json", env=env)
+    assert result.returncode == ExitCode.BAD_ARGUMENTS
+    assert "--request applies to the customers-erase job only" in result.stderr
 
 
 def test_a_batch_window_is_for_inventory_only_and_must_be_ordered(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ EMAILS = [
     ("jean.martin@gmail.com", "jean.martin@gmail.com"),
     ("  Jean.Martin@Orange.FR ", "jean.martin@orange.fr"),
     ("lea+promo@free.fr", "lea+promo@free.fr"),
+    ("Raphaël.Fournier@Orange.fr", "raphaël.fournier@orange.fr"),  # RFC 6531
+    ("raphaël@orangé", None),
     ("jean.martin at gmail.com", None),
     ("jean@localhost", None),
     ("jean@@gmail.com", None),

@@ -1,4 +1,162 @@
-"""Customer integration (issue #5): loyalty, CRM and marketing consents -> one standardised,
-deduplicated customer base with history. Landed so far: the standardisation of each source's
-values (`standardise`); the job itself (`run`) is not there yet, so `retailmax run customers`
-still answers that it is not implemented."""
+"""Job `customers`: CRM, loyalty and marketing consents -> one customer base with history.
+
+`retailmax run customers --date D` reads the three exports of D (CRM and loyalty: full on
+the first day, changed records after; consents: the day's events), then:
+
+1. quarantines the rows that break a rule (`quarantine.customer_records`, rule names);
+2. standardises the rest (`standardise`: null + quality flag for an unreadable value);
+3. resolves identities across sources and runs (`identity`): `silver.customer_records`;
+4. picks each attribute's surviving value (`survivorship`, conf `customers.survivorship`) and
+   merges the result into `silver.customers`, SCD type 2, in one MERGE;
+5. keeps the latest consent per channel and contact (`silver.customer_consents`);
+6. rebuilds `gold.customer_360` (RFM through the loyalty cards, segment, preferred store;
+   email and phone as salted hashes, the salt from the secret `RETAILMAX_PII_SALT`).
+
+Dates run in order: a date older than what silver.customers already holds is refused.
+`retailmax run customers-erase --request FILE` (`jobs.customers.erase`) removes a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.context import RunContext
+from jobs.customers import identity, load, survivorship, transforms
+from jobs.customers.extract import extract_export
+from jobs.customers.tables import CONSENTS, CUSTOMER_RECORDS, CUSTOMERS, TRACKED_ATTRIBUTES
+from jobs.errors import BadArgumentError, ConfigError
+from jobs.lake import read_table
+from jobs.sales.tables import SILVER_SALES_LINES
+from jobs.spark import get_spark
+
+log = logging.getLogger(__name__)
+SALT_VARIABLE = "RETAILMAX_PII_SALT"
+MIN_SALT_LENGTH = 16
+
+
+def pii_salt() -> str:
+    """The pseudonymisation salt, from the environment (a Kubernetes Secret in production)."""
+    salt = os.environ.get(SALT_VARIABLE, "")
+    if len(salt) < MIN_SALT_LENGTH:
+        state = "is not set" if not salt else f"has {len(salt)} characters"
+        raise ConfigError(
+            f"{SALT_VARIABLE} {state}: gold.customer_360 hashes emails and phones with a secret "
+            f"salt of at least {MIN_SALT_LENGTH} characters (locally an environment variable, "
+            "on Kubernetes the Secret retailmax-pii-salt); it never comes from conf or git"
+        )
+    return salt
+
+
+def run(context: RunContext) -> dict[str, Any]:
+    """The whole customers run for one export date."""
+    salt = pii_salt()  # before any write: a run without its secret changes nothing
+    settings, export_date = context.settings, context.run_date
+    spark = get_spark(settings, app_name=f"retailmax-customers-{export_date}")
+    landing, lake = settings.landing_root, settings.lake_root
+    _refuse_going_back(spark, lake, export_date)
+
+    records_df, quarantine_frames, counts = _checked_sources(spark, landing, export_date)
+    consents_raw = extract_export(spark, landing, "consents", export_date)
+    consents_checked = transforms.check_consents(consents_raw).persist(StorageLevel.MEMORY_AND_DISK)
+    quarantine_frames.append(
+        transforms.quarantined(consents_checked, "consents", consents_raw.columns, export_date)
+    )
+    quarantine_df = quarantine_frames[0]
+    for frame in quarantine_frames[1:]:
+        quarantine_df = quarantine_df.unionByName(frame)
+    load.write_quarantine(spark, quarantine_df, lake, export_date)
+
+    known_df = read_table(spark, CUSTOMER_RECORDS, lake)
+    keys_df = identity.assign_keys(records_df, known_df)
+    image_df = (
+        known_df.drop("customer_key")
+        .join(records_df.select("record_id"), "record_id", "left_anti")
+        .unionByName(records_df)
+        .join(keys_df, "record_id")
+        .localCheckpoint()
+    )
+    load.merge_records(spark, image_df, lake)
+
+    survived_df = survivorship.survive(image_df, settings.customers.survivorship)
+    customers_df = (
+        _with_all_attributes(survived_df)
+        .withColumn("attributes_hash", transforms.attributes_hash())
+        .localCheckpoint()
+    )
+    load.merge_customers(spark, customers_df, lake, export_date)
+
+    load.merge_consents(spark, transforms.latest_consents(consents_checked, export_date), lake)
+
+    gold_df = transforms.customer_360(
+        read_table(spark, CUSTOMERS, lake),
+        read_table(spark, CUSTOMER_RECORDS, lake).where(F.col("loyalty_card").isNotNull()),
+        read_table(spark, SILVER_SALES_LINES, lake),
+        read_table(spark, CONSENTS, lake),
+        export_date,
+        salt,
+    )
+    load.write_customer_360(spark, gold_df, lake)
+
+    consent_rows = consents_checked.count()
+    consents_quarantined = consents_checked.where(F.size("rules") > 0).count()
+    consents_checked.unpersist()
+    counts.update(
+        consent_events=consent_rows,
+        consents_quarantined=consents_quarantined,
+        consents_superseded=consent_rows
+        - consents_quarantined
+        - transforms.latest_consents(consents_checked, export_date).count(),
+        customers=customers_df.count(),
+    )
+    records_df.unpersist()
+    return counts
+
+
+def _refuse_going_back(spark: SparkSession, lake_root: str, export_date: date) -> None:
+    latest = load.latest_version_date(spark, lake_root)
+    if latest is not None and latest > export_date:
+        raise BadArgumentError(
+            f"silver.customers already holds the export of {latest}: customers runs dates in "
+            f"order, {export_date} would rewrite later history (restore the customer tables to "
+            f"a version before {latest} to replay from there)"
+        )
+
+
+def _checked_sources(
+    spark: SparkSession, landing_root: str, export_date: date
+) -> tuple[DataFrame, list[DataFrame], dict[str, Any]]:
+    """CRM and loyalty: standardised records (persisted), their quarantine, their counts."""
+    records: DataFrame | None = None
+    quarantine = []
+    counts: dict[str, Any] = {}
+    for source in ("crm", "loyalty"):
+        raw_df = extract_export(spark, landing_root, source, export_date)
+        checked_df = transforms.check_records(raw_df, source).persist(StorageLevel.MEMORY_AND_DISK)
+        quarantine.append(transforms.quarantined(checked_df, source, raw_df.columns, export_date))
+        standard_df = transforms.standardise_records(checked_df, source, export_date)
+        records = standard_df if records is None else records.unionByName(standard_df)
+        rows = checked_df.count()
+        rejected = checked_df.where(F.size("rules") > 0).count()
+        counts[f"{source}_rows"] = rows
+        counts[f"{source}_quarantined"] = rejected
+        counts[f"{source}_duplicates"] = rows - rejected - standard_df.count()
+    assert records is not None
+    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    counts["records_flagged"] = records.where(F.size("quality_flags") > 0).count()
+    return records, quarantine, counts
+
+
+def _with_all_attributes(customers_df: DataFrame) -> DataFrame:
+    """Attributes no source provides (not in survivorship) are null, never absent."""
+    for name in TRACKED_ATTRIBUTES:
+        if name not in customers_df.columns:
+            field = next(f for f in CUSTOMERS.schema if f.name == name)
+            customers_df = customers_df.withColumn(name, F.lit(None).cast(field.dataType))
+    return customers_df

@@ -6,7 +6,8 @@ invalid value becomes null plus a quality flag (`quality_flags`), never a droppe
 
 - Names: trimmed, inner spaces collapsed, each word (also after a hyphen) capitalised:
   `  jean-PIERRE ` -> `Jean-Pierre`.
-- Emails: trimmed, lower-cased, one `@`, a dotted domain with a 2+ letter top level.
+- Emails: trimmed, lower-cased, one `@`, a dotted domain with a 2+ letter top level; the
+  local part may hold accented letters (RFC 6531).
 - Phones: E.164. French numbers (the default region) in any usual spelling —
   `06 12 34 56 78`, `06.12.34.56.78`, `+33 6 12 34 56 78`, `+33 (0)6…`, `0033 6…` — become
   `+33612345678`; a foreign number written with its `+` or `00` prefix is kept, as E.164.
@@ -27,7 +28,8 @@ FLAG_EMAIL = "email_invalid"
 FLAG_PHONE = "phone_invalid"
 FLAG_POSTCODE = "postcode_invalid"
 FLAG_BIRTH_DATE = "birth_date_invalid"
-EMAIL_PATTERN = r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$"
+# Internationalised local parts (RFC 6531) are allowed: `raphaël.fournier@orange.fr` is valid.
+EMAIL_PATTERN = r"^[\p{Ll}0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$"
 E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
 FRENCH_E164_PATTERN = r"^\+33[1-9][0-9]{8}$"
 EARLIEST_BIRTH = date(1900, 1, 1)

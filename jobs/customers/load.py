@@ -1,0 +1,136 @@
+"""The customers job's writes: each one MERGE or one replace, so a re-run changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.customers.tables import (
+    CONSENTS,
+    CUSTOMER_360,
+    CUSTOMER_RECORDS,
+    CUSTOMERS,
+    QUARANTINE_CUSTOMER_RECORDS,
+    TRACKED_ATTRIBUTES,
+)
+from jobs.lake import ensure_table, replace_where, sql_literal
+
+log = logging.getLogger(__name__)
+
+
+def _target(spark: SparkSession, spec: object, lake_root: str) -> object:
+    from delta.tables import DeltaTable
+
+    path = ensure_table(spark, spec, lake_root)  # type: ignore[arg-type]
+    return DeltaTable.forPath(spark, path)
+
+
+def write_quarantine(
+    spark: SparkSession, quarantine_df: DataFrame, lake_root: str, export_date: date
+) -> None:
+    """Replaces the export date's quarantined rows."""
+    ensure_table(spark, QUARANTINE_CUSTOMER_RECORDS, lake_root)
+    predicate = f"export_date = {sql_literal(export_date.isoformat())}"
+    replace_where(quarantine_df, QUARANTINE_CUSTOMER_RECORDS, lake_root, predicate)
+
+
+def merge_records(spark: SparkSession, records_df: DataFrame, lake_root: str) -> None:
+    """Upserts records by record_id; a row equal to the stored one is left alone.
+
+    `records_df`: every record whose version or customer_key may have changed (the batch and
+    the known records whose key moved). An older version than the stored one never wins.
+    """
+    target = _target(spark, CUSTOMER_RECORDS, lake_root)
+    columns = [f.name for f in CUSTOMER_RECORDS.schema]
+    differs = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in columns if c != "export_date")
+    (
+        target.alias("t")  # type: ignore[attr-defined]
+        .merge(records_df.select(*columns).alias("s"), "t.record_id = s.record_id")
+        .whenMatchedUpdateAll(condition=f"s.updated_at >= t.updated_at AND ({differs})")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def latest_version_date(spark: SparkSession, lake_root: str) -> date | None:
+    """The newest date silver.customers holds (a version's start or end); None when empty."""
+    from jobs.lake import read_table
+
+    row = (
+        read_table(spark, CUSTOMERS, lake_root)
+        .select(F.greatest(F.max("valid_from"), F.max("valid_to")).alias("latest"))
+        .first()
+    )
+    return row.latest if row else None
+
+
+def merge_customers(
+    spark: SparkSession, image_df: DataFrame, lake_root: str, export_date: date
+) -> None:
+    """SCD type 2 in one MERGE: `image_df` is every customer's surviving attributes today.
+
+    - new customer_key: a current version from `export_date`;
+    - changed attributes: the current version gets valid_to = export_date and is_current =
+      false, and a new current version starts (when the current version itself started on
+      `export_date`, a re-run with corrected data, it is corrected in place instead);
+    - unchanged: nothing;
+    - a customer_key no longer in the image (merged into another customer): closed.
+    """
+    target = _target(spark, CUSTOMERS, lake_root)
+    day = sql_literal(export_date.isoformat())
+    current = target.toDF().where("is_current")  # type: ignore[attr-defined]
+    image = image_df.select("customer_key", *TRACKED_ATTRIBUTES, "attributes_hash")
+    # A changed customer whose current version started earlier needs a second source row:
+    # one closes the old version (matched by key), one inserts the new (null key: no match).
+    reopened = (
+        image.alias("s")
+        .join(current.alias("t"), "customer_key")
+        .where(f"s.attributes_hash <> t.attributes_hash AND t.valid_from < {day}")
+        .select("s.*")
+    )
+    staged = image.withColumn("merge_key", F.col("customer_key")).unionByName(
+        reopened.withColumn("merge_key", F.lit(None).cast("string"))
+    )
+    changed = "t.attributes_hash <> s.attributes_hash"
+    new_values = {name: f"s.{name}" for name in (*TRACKED_ATTRIBUTES, "attributes_hash")}
+    (
+        target.alias("t")  # type: ignore[attr-defined]
+        .merge(staged.alias("s"), "t.is_current AND t.customer_key = s.merge_key")
+        .whenMatchedUpdate(condition=f"{changed} AND t.valid_from = {day}", set=new_values)
+        .whenMatchedUpdate(condition=changed, set={"valid_to": day, "is_current": "false"})
+        .whenNotMatchedInsert(
+            values={
+                "customer_key": "s.customer_key",
+                **new_values,
+                "valid_from": day,
+                "valid_to": "NULL",
+                "is_current": "true",
+            }
+        )
+        .whenNotMatchedBySourceUpdate(
+            condition="t.is_current", set={"valid_to": day, "is_current": "false"}
+        )
+        .execute()
+    )
+
+
+def merge_consents(spark: SparkSession, consents_df: DataFrame, lake_root: str) -> None:
+    """Upserts the latest event per channel and contact; an older event never wins."""
+    target = _target(spark, CONSENTS, lake_root)
+    newer = "(s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND s.event_id > t.event_id))"
+    (
+        target.alias("t")  # type: ignore[attr-defined]
+        .merge(consents_df.alias("s"), "t.channel = s.channel AND t.contact = s.contact")
+        .whenMatchedUpdateAll(condition=newer)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def write_customer_360(spark: SparkSession, gold_df: DataFrame, lake_root: str) -> None:
+    """Replaces the whole table in one commit: a snapshot as of the run date."""
+    path = ensure_table(spark, CUSTOMER_360, lake_root)
+    gold_df.write.format("delta").mode("overwrite").save(path)
