@@ -105,6 +105,8 @@ class KubernetesSettings(_Strict):
     # The Kubernetes Secret with the object-storage credentials (keys below), read by the pods
     # through secretKeyRef; null when the pods use workload identity instead.
     credentials_secret: str | None = None
+    # The Secret (key `salt`) the customers driver reads RETAILMAX_PII_SALT from.
+    pii_salt_secret: str = "retailmax-pii-salt"
     prometheus_port: int = Field(default=8090, gt=0)
 
     def resources(self, job: str) -> tuple[PodResources, PodResources, DynamicAllocation]:

@@ -29,7 +29,7 @@ from airflow.providers.cncf.kubernetes.operators.custom_object_launcher import (
 )
 from jsonschema import Draft7Validator
 
-from jobs.orchestration.dags import build_inventory_sync, build_maintenance, build_retail_daily
+from jobs.orchestration.dags import BUILDERS
 from jobs.settings import PROJECT_ROOT, Settings
 
 K8S_DIR = PROJECT_ROOT / "k8s"
@@ -185,7 +185,7 @@ SHARD_ARGS = ["run", "sales", "--date", "2024-03-04", "--stores", "1-25"]
 def spark_tasks(settings: Settings) -> list[Any]:
     """Every Spark task of every DAG, rendered as Airflow renders it (shards unmapped)."""
     tasks = []
-    for build in (build_retail_daily, build_inventory_sync, build_maintenance):
+    for build in BUILDERS:
         dag = build(settings)
         task: Any
         for task in dag.tasks:

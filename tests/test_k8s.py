@@ -27,7 +27,7 @@ from tests.kube import (
     submitted_body,
 )
 
-JOBS = ("sales", "sales-gold", "inventory", "report", "maintenance")
+JOBS = ("sales", "sales-gold", "inventory", "report", "maintenance", "customers")
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +92,17 @@ def test_each_job_has_its_own_template_with_the_required_settings(
                 for env in pod["env"]
                 if "valueFrom" in env
             }
+            # Only the customers job gets the pseudonymisation salt, and only from its Secret.
+            salt = {"RETAILMAX_PII_SALT": k8s.pii_salt_secret} if job == "customers" else {}
             assert secrets == {
                 "AWS_ACCESS_KEY_ID": k8s.credentials_secret,
                 "AWS_SECRET_ACCESS_KEY": k8s.credentials_secret,
+                **salt,
             }
-            assert not any("value" in env and "AWS_" in env["name"] for env in pod["env"])
+            assert not any(
+                "value" in env and ("AWS_" in env["name"] or "SALT" in env["name"])
+                for env in pod["env"]
+            )
 
 
 def render_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str) -> dict:

@@ -193,12 +193,12 @@ def test_strict_field_validation_refuses_an_unknown_field(cluster: ApiServer) ->
 def test_every_spark_application_airflow_submits_is_accepted_by_the_server(
     cluster: ApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each Spark task of the three DAGs, rendered and built by the provider's own code,
+    """Each Spark task of the four DAGs, rendered and built by the provider's own code,
     passes a server-side dry run (CRD schema, strict fields, admission) in the Spark namespace;
     the same body with the `spec.labels` the provider adds on its own would be refused."""
     admin = cluster.client()
     tasks = spark_tasks(load_settings("kubernetes"))
-    assert len(tasks) == 6  # retail_daily 4, inventory_sync 1, maintenance 1
+    assert len(tasks) == 7  # retail_daily 4, inventory_sync 1, maintenance 1, customers_daily 1
     for task in tasks:
         body = submitted_body(task, monkeypatch)
         assert body["metadata"]["namespace"] == SPARK_NS

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from jobs.orchestration.alerts import EmailAlert, WebhookAlert
-from jobs.orchestration.dags import build_inventory_sync, build_maintenance, build_retail_daily
+from jobs.orchestration.dags import (
+    BUILDERS,
+    build_customers_daily,
+    build_inventory_sync,
+    build_maintenance,
+    build_retail_daily,
+)
 from jobs.orchestration.plan import store_shards
 from jobs.sales.tables import ALL_TABLES
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
@@ -59,7 +65,7 @@ def test_the_dag_folder_imports_without_errors_and_without_pyspark() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == (
-        "['inventory_sync', 'maintenance', 'retail_daily']"
+        "['customers_daily', 'inventory_sync', 'maintenance', 'retail_daily']"
     )
 
 
@@ -98,7 +104,7 @@ def test_retail_daily_schedule_and_reliability_come_from_conf(local: Settings) -
 
 
 def test_both_backends_build_the_same_graph(local: Settings, kubernetes: Settings) -> None:
-    for build in (build_retail_daily, build_inventory_sync, build_maintenance):
+    for build in BUILDERS:
         local_dag, k8s_dag = build(local), build(kubernetes)
         assert edges(local_dag) == edges(k8s_dag)
         assert sorted(local_dag.task_ids) == sorted(k8s_dag.task_ids)
@@ -195,6 +201,25 @@ def test_maintenance_is_weekly_without_catchup(local: Settings) -> None:
     timetable: Any = dag.timetable
     assert timetable.expression == "0 0 * * 0" and dag.catchup is False
     assert dag.task_ids == ["optimize_and_vacuum"]
+
+
+def test_customers_daily_runs_each_export_date_in_order_after_the_sales(local: Settings) -> None:
+    dag = build_customers_daily(local)
+    timetable: Any = dag.timetable
+    # 04:00 UTC on D+1 for the export of D: retail_daily for D (from midnight) comes first.
+    assert timetable.expression == "0 4 * * *"
+    assert (dag.max_active_runs, dag.catchup) == (1, local.orchestration.catchup)
+    task: Any = dag.get_task("customers")
+    assert task.depends_on_past is True  # silver.customers refuses a date out of order
+    task.render_template_fields({"ds": "2024-03-04", "dag": dag, "task": task})
+    assert task.application_args == ["run", "customers", "--date", "2024-03-04"]
+    assert {asset.name for asset in task.outlets} == {
+        "quarantine.customer_records",
+        "silver.customer_records",
+        "silver.customers",
+        "silver.customer_consents",
+        "gold.customer_360",
+    }
 
 
 def test_assets_name_the_tables_the_jobs_write(local: Settings) -> None:

@@ -27,6 +27,13 @@ WRITES: dict[str, tuple[str, ...]] = {
         "gold.replenishment_alerts",
         "ops.stock_reconciliation",
     ),
+    "customers": (
+        "quarantine.customer_records",
+        "silver.customer_records",
+        "silver.customers",
+        "silver.customer_consents",
+        "gold.customer_360",
+    ),
 }
 REPORT_ASSET = "report.daily_sales"
 

@@ -7,8 +7,11 @@ retail_daily, one run per business day (the logical date is the business date):
 
 `plan_sales_shards` reads stores.csv and the POS folders of the date (pyarrow, no Spark) and
 returns the `retailmax` arguments of each shard, so the mapped `sales` tasks are one Spark
-application per `sharding.stores_per_shard` stores. Customers (#5, beside sales) and
-promotions (#6, before the report) join this graph as they land.
+application per `sharding.stores_per_shard` stores. Promotions (#6, before the report) join
+this graph as they land.
+
+customers_daily, one run per export date at 04:00 UTC the next day (after retail_daily has
+loaded the day's sales, which the RFM figures count): `retailmax run customers --date D`.
 """
 
 from __future__ import annotations
@@ -142,3 +145,28 @@ def build_maintenance(settings: Settings) -> DAG:
     ) as dag:
         date_step(settings, "maintenance", "optimize_and_vacuum")
     return dag
+
+
+CUSTOMERS_SCHEDULE = "0 4 * * *"  # the export of D at 04:00 on D+1: after retail_daily for D
+
+
+def build_customers_daily(settings: Settings) -> DAG:
+    """customers_daily: the CRM, loyalty and consent exports of each date, in date order."""
+    with DAG(
+        dag_id="customers_daily",
+        description="CRM, loyalty and consents -> customers (SCD2) -> customer_360",
+        schedule=CronDataIntervalTimetable(CUSTOMERS_SCHEDULE, timezone="UTC"),
+        start_date=_start(settings),
+        end_date=_end(settings),
+        catchup=settings.orchestration.catchup,
+        # silver.customers takes dates in order: one run at a time, oldest first.
+        max_active_runs=1,
+        default_args={**default_args(settings), "depends_on_past": True},
+        template_searchpath=template_searchpath(settings),
+        tags=TAGS,
+    ) as dag:
+        date_step(settings, "customers", "customers")
+    return dag
+
+
+BUILDERS = (build_retail_daily, build_inventory_sync, build_maintenance, build_customers_daily)

@@ -78,6 +78,9 @@ def application_name(job: str) -> str:
     return name
 
 
+PII_JOBS = ("customers",)
+
+
 def manifest_values(settings: Settings, job: str) -> dict[str, Any]:
     """What the job's SparkApplication template needs besides the arguments."""
     k8s = settings.kubernetes
@@ -106,6 +109,8 @@ def manifest_values(settings: Settings, job: str) -> dict[str, Any]:
         "spark_conf": spark_conf,
         "time_to_live_seconds": k8s.time_to_live_seconds,
         "credentials_secret": k8s.credentials_secret,
+        # Only the jobs that pseudonymise PII get the salt, from its Secret.
+        "pii_salt_secret": k8s.pii_salt_secret if job in PII_JOBS else None,
         "prometheus_port": k8s.prometheus_port,
         "jmx_exporter_jar": JMX_EXPORTER_JAR,
     }
