@@ -595,3 +595,5 @@ def test_an_erasure_request_names_someone_in_one_line(tmp_path: Path) -> None:
         read_request(str(path))
     with pytest.raises(BadArgumentError, match=r"needs --request FILE"):
         read_request(None)
+    with pytest.raises(BadArgumentError, match=r"^erasure request .*absent.json: "):
+        read_request(str(tmp_path / "absent.json"))

@@ -28,7 +28,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -46,6 +45,7 @@ from jobs.customers.tables import (
     QUARANTINE_CUSTOMER_RECORDS,
 )
 from jobs.errors import BadArgumentError
+from jobs.files import read_bytes
 from jobs.lake import TableSpec, ensure_table, read_table
 from jobs.sales.tables import BRONZE_POS_LINES, QUARANTINE_SALES_LINES, SILVER_SALES_LINES
 from jobs.spark import get_spark
@@ -73,9 +73,10 @@ def read_request(path: str | None) -> ErasureRequest:
     if not path:
         raise BadArgumentError("customers-erase needs --request FILE (a JSON erasure request)")
     try:
-        data = yaml.safe_load(Path(path).read_text())  # JSON is YAML too
+        data = yaml.safe_load(read_bytes(path).decode())  # JSON is YAML too; local or s3a://
     except OSError as exc:
-        raise BadArgumentError(f"erasure request {path}: {exc.strerror}") from None
+        reason = exc.strerror or str(exc).splitlines()[0]
+        raise BadArgumentError(f"erasure request {path}: {reason}") from None
     except yaml.YAMLError as exc:
         raise BadArgumentError(
             f"erasure request {path} is not JSON or YAML: {exc}".splitlines()[0]
