@@ -9,7 +9,7 @@ Parquet: `--changed` of them with a new postcode, `--new` new customer keys in p
 many known ones (which the MERGE then closes as merged away), the rest unchanged.
 
 Timed, each from a copy of the same base:
-1. MERGE: jobs.customers.load.merge_customers, the job's one MERGE (close + insert changed,
+1. MERGE: jobs.customers.load.load_customers, the job's one MERGE (close + insert changed,
    insert new, close retired, leave unchanged rows alone), with what the Delta history says
    it rewrote.
 2. Full rewrite: the same SCD2 result computed with DataFrame joins and written over the
@@ -142,7 +142,7 @@ def main() -> int:
         _, settings = local_env(work, work / "landing", work / "base", CORES, args.driver_memory)
         spark = get_spark(settings, app_name="retailmax-bench-customers")
         started = time.perf_counter()
-        load.merge_customers(
+        load.load_customers(
             spark, image_frame(spark, args.customers, 0, 0, 0), str(work / "base"), DAY0
         )
         image_frame(spark, args.customers, args.changed, args.new, 1).write.parquet(
@@ -159,7 +159,7 @@ def main() -> int:
             path = CUSTOMERS.path(str(lake))
             started = time.perf_counter()
             if name == "merge":
-                load.merge_customers(spark, image_df, str(lake), DAY)
+                load.load_customers(spark, image_df, str(lake), DAY)
             else:
                 full_rewrite(spark, image_df, path)
             figures[name] = time.perf_counter() - started
@@ -190,7 +190,7 @@ def main() -> int:
         f"({args.changed:.1%} changed, {args.new:.1%} new keys)"
     )
     print(
-        f"  MERGE (merge_customers)        {figures['merge']:>10.1f} s   "
+        f"  MERGE (load_customers)        {figures['merge']:>10.1f} s   "
         f"rows after {rows['merge']:,}; updated {int(metrics['numTargetRowsUpdated']):,}, inserted "
         f"{int(metrics['numTargetRowsInserted']):,}, files rewritten "
         f"{int(metrics['numTargetFilesRemoved'])}"

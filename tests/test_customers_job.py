@@ -459,14 +459,38 @@ def test_a_rerun_gives_the_same_tables_and_an_older_date_is_refused(
         run_customers(spark, settings, DAY1)
 
 
+def test_a_corrected_export_rerun_the_same_day_corrects_the_version_in_place(
+    spark: Any,
+    local_settings: Settings,
+    landing: Path,
+    day2: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    lake = copy_lake(day2, tmp_path_factory, "customers_corrected")
+    corrected = tmp_path_factory.mktemp("customers_corrected_landing")
+    shutil.copytree(landing, corrected, dirs_exist_ok=True)
+    crm = [list(row) for row in CRM_DAY2]
+    crm[0][5] = "69004"  # CRM re-sends day 2 with Jean's postcode fixed
+    write_csv(corrected / "crm/customers" / f"export_date={DAY2}", CRM_HEADER, crm)
+    run_customers(spark, settings_for(local_settings, corrected, lake), DAY2)
+    jean = [
+        (v["postcode"], v["valid_from"], v["valid_to"], v["is_current"])
+        for v in rows(lake, "silver.customers", ["customer_key", "valid_from"])
+        if v["customer_key"] == JEAN
+    ]
+    # Still two versions: the day-2 one now says 69004; no zero-length version in between.
+    assert jean == [("75011", DAY1, DAY2, False), ("69004", DAY2, None, True)]
+    assert len(table(lake, "silver.customers")) == len(table(day2, "silver.customers"))
+
+
 def test_consents_latest_event_wins(day1: tuple[Path, dict[str, Any]], day2: Path) -> None:
     consents = consents_of(day1[0])
     assert set(consents) == {("EMAIL", "jean.martin@gmail.com"), ("SMS", "+33699999999")}
     assert consents["EMAIL", "jean.martin@gmail.com"]["event_id"] == "E2"  # 15:00 OPT_OUT
-    assert consents["EMAIL", "jean.martin@gmail.com"]["opted_in"] is False
+    assert consents["EMAIL", "jean.martin@gmail.com"]["is_opted_in"] is False
     later = consents_of(day2)
     assert later["EMAIL", "jean.martin@gmail.com"]["event_id"] == "E7"  # next day's OPT_IN
-    assert later["EMAIL", "jean.martin@gmail.com"]["opted_in"] is True
+    assert later["EMAIL", "jean.martin@gmail.com"]["is_opted_in"] is True
 
 
 def sha(value: str) -> str:
@@ -490,7 +514,7 @@ def test_customer_360_rfm_segments_and_pseudonyms(day1: tuple[Path, dict[str, An
     assert (marie["frequency"], marie["r_score"], marie["segment"]) == (0, None, "prospect")
     assert jean["email_hash"] == sha("jean.martin@gmail.com")
     assert jean["phone_hash"] == sha("+33612345678")
-    assert (jean["email_opt_in"], marie["sms_opt_in"]) == (False, True)
+    assert (jean["is_email_opted_in"], marie["is_sms_opted_in"]) == (False, True)
     assert (jean["postcode_area"], jean["birth_year"], jean["loyalty_cards"]) == ("75", 1985, 1)
     text = table(lake, "gold.customer_360").astype(str).to_string()
     for raw in ("jean.martin@gmail.com", "+33612345678", "Martin", "75011"):

@@ -28,12 +28,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.context import RunContext
-from jobs.customers import identity, load, survivorship, transforms
-from jobs.customers.extract import extract_export
-from jobs.customers.tables import CONSENTS, CUSTOMER_RECORDS, CUSTOMERS, TRACKED_ATTRIBUTES
+from jobs.customers import extract, identity, load, survivorship, transforms
+from jobs.customers.tables import CUSTOMERS, TRACKED_ATTRIBUTES
 from jobs.errors import BadArgumentError, ConfigError
-from jobs.lake import read_table
-from jobs.sales.tables import SILVER_SALES_LINES
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -63,17 +60,19 @@ def run(context: RunContext) -> dict[str, Any]:
     _refuse_going_back(spark, lake, export_date)
 
     records_df, quarantine_frames, counts = _checked_sources(spark, landing, export_date)
-    consents_raw = extract_export(spark, landing, "consents", export_date)
+    consents_raw = extract.extract_export(spark, landing, "consents", export_date)
     consents_checked = transforms.check_consents(consents_raw).persist(StorageLevel.MEMORY_AND_DISK)
     quarantine_frames.append(
-        transforms.quarantined(consents_checked, "consents", consents_raw.columns, export_date)
+        transforms.filter_quarantined(
+            consents_checked, "consents", consents_raw.columns, export_date
+        )
     )
     quarantine_df = quarantine_frames[0]
     for frame in quarantine_frames[1:]:
         quarantine_df = quarantine_df.unionByName(frame)
-    load.write_quarantine(spark, quarantine_df, lake, export_date)
+    load.load_quarantine(spark, quarantine_df, lake, export_date)
 
-    known_df = read_table(spark, CUSTOMER_RECORDS, lake)
+    known_df = extract.extract_records(spark, lake)
     keys_df = identity.assign_keys(records_df, known_df)
     image_df = (
         known_df.drop("customer_key")
@@ -82,7 +81,7 @@ def run(context: RunContext) -> dict[str, Any]:
         .join(keys_df, "record_id")
         .localCheckpoint()
     )
-    load.merge_records(spark, image_df, lake)
+    load.load_records(spark, image_df, lake)
 
     survived_df = survivorship.survive(image_df, settings.customers.survivorship)
     customers_df = (
@@ -90,19 +89,19 @@ def run(context: RunContext) -> dict[str, Any]:
         .withColumn("attributes_hash", transforms.attributes_hash())
         .localCheckpoint()
     )
-    load.merge_customers(spark, customers_df, lake, export_date)
+    load.load_customers(spark, customers_df, lake, export_date)
 
-    load.merge_consents(spark, transforms.latest_consents(consents_checked, export_date), lake)
+    load.load_consents(spark, transforms.dedupe_consents(consents_checked, export_date), lake)
 
-    gold_df = transforms.customer_360(
-        read_table(spark, CUSTOMERS, lake),
-        read_table(spark, CUSTOMER_RECORDS, lake).where(F.col("loyalty_card").isNotNull()),
-        read_table(spark, SILVER_SALES_LINES, lake),
-        read_table(spark, CONSENTS, lake),
+    gold_df = transforms.to_customer_360(
+        extract.extract_customers(spark, lake),
+        extract.extract_records(spark, lake).where(F.col("loyalty_card").isNotNull()),
+        extract.extract_card_sales(spark, lake, transforms.rfm_first_day(export_date), export_date),
+        extract.extract_consents(spark, lake),
         export_date,
         salt,
     )
-    load.write_customer_360(spark, gold_df, lake)
+    load.load_customer_360(spark, gold_df, lake)
 
     consent_rows = consents_checked.count()
     consents_quarantined = consents_checked.where(F.size("rules") > 0).count()
@@ -112,7 +111,7 @@ def run(context: RunContext) -> dict[str, Any]:
         consents_quarantined=consents_quarantined,
         consents_superseded=consent_rows
         - consents_quarantined
-        - transforms.latest_consents(consents_checked, export_date).count(),
+        - transforms.dedupe_consents(consents_checked, export_date).count(),
         customers=customers_df.count(),
     )
     records_df.unpersist()
@@ -120,7 +119,7 @@ def run(context: RunContext) -> dict[str, Any]:
 
 
 def _refuse_going_back(spark: SparkSession, lake_root: str, export_date: date) -> None:
-    latest = load.latest_version_date(spark, lake_root)
+    latest = extract.extract_latest_version_date(spark, lake_root)
     if latest is not None and latest > export_date:
         raise BadArgumentError(
             f"silver.customers already holds the export of {latest}: customers runs dates in "
@@ -137,9 +136,11 @@ def _checked_sources(
     quarantine = []
     counts: dict[str, Any] = {}
     for source in ("crm", "loyalty"):
-        raw_df = extract_export(spark, landing_root, source, export_date)
+        raw_df = extract.extract_export(spark, landing_root, source, export_date)
         checked_df = transforms.check_records(raw_df, source).persist(StorageLevel.MEMORY_AND_DISK)
-        quarantine.append(transforms.quarantined(checked_df, source, raw_df.columns, export_date))
+        quarantine.append(
+            transforms.filter_quarantined(checked_df, source, raw_df.columns, export_date)
+        )
         standard_df = transforms.standardise_records(checked_df, source, export_date)
         records = standard_df if records is None else records.unionByName(standard_df)
         rows = checked_df.count()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import TYPE_CHECKING
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.customers.tables import (
@@ -16,19 +17,22 @@ from jobs.customers.tables import (
     QUARANTINE_CUSTOMER_RECORDS,
     TRACKED_ATTRIBUTES,
 )
-from jobs.lake import ensure_table, replace_where, sql_literal
+from jobs.lake import TableSpec, ensure_table, replace_where, sql_literal
+
+if TYPE_CHECKING:
+    from delta.tables import DeltaTable
 
 log = logging.getLogger(__name__)
 
 
-def _target(spark: SparkSession, spec: object, lake_root: str) -> object:
+def _target(spark: SparkSession, spec: TableSpec, lake_root: str) -> DeltaTable:
+    """The table (created on first use) as the target of a MERGE."""
     from delta.tables import DeltaTable
 
-    path = ensure_table(spark, spec, lake_root)  # type: ignore[arg-type]
-    return DeltaTable.forPath(spark, path)
+    return DeltaTable.forPath(spark, ensure_table(spark, spec, lake_root))
 
 
-def write_quarantine(
+def load_quarantine(
     spark: SparkSession, quarantine_df: DataFrame, lake_root: str, export_date: date
 ) -> None:
     """Replaces the export date's quarantined rows."""
@@ -37,7 +41,7 @@ def write_quarantine(
     replace_where(quarantine_df, QUARANTINE_CUSTOMER_RECORDS, lake_root, predicate)
 
 
-def merge_records(spark: SparkSession, records_df: DataFrame, lake_root: str) -> None:
+def load_records(spark: SparkSession, records_df: DataFrame, lake_root: str) -> None:
     """Upserts records by record_id; a row equal to the stored one is left alone.
 
     `records_df`: every record whose version or customer_key may have changed (the batch and
@@ -47,7 +51,7 @@ def merge_records(spark: SparkSession, records_df: DataFrame, lake_root: str) ->
     columns = [f.name for f in CUSTOMER_RECORDS.schema]
     differs = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in columns if c != "export_date")
     (
-        target.alias("t")  # type: ignore[attr-defined]
+        target.alias("t")
         .merge(records_df.select(*columns).alias("s"), "t.record_id = s.record_id")
         .whenMatchedUpdateAll(condition=f"s.updated_at >= t.updated_at AND ({differs})")
         .whenNotMatchedInsertAll()
@@ -55,19 +59,7 @@ def merge_records(spark: SparkSession, records_df: DataFrame, lake_root: str) ->
     )
 
 
-def latest_version_date(spark: SparkSession, lake_root: str) -> date | None:
-    """The newest date silver.customers holds (a version's start or end); None when empty."""
-    from jobs.lake import read_table
-
-    row = (
-        read_table(spark, CUSTOMERS, lake_root)
-        .select(F.greatest(F.max("valid_from"), F.max("valid_to")).alias("latest"))
-        .first()
-    )
-    return row.latest if row else None
-
-
-def merge_customers(
+def load_customers(
     spark: SparkSession, image_df: DataFrame, lake_root: str, export_date: date
 ) -> None:
     """SCD type 2 in one MERGE: `image_df` is every customer's surviving attributes today.
@@ -81,7 +73,7 @@ def merge_customers(
     """
     target = _target(spark, CUSTOMERS, lake_root)
     day = sql_literal(export_date.isoformat())
-    current = target.toDF().where("is_current")  # type: ignore[attr-defined]
+    current = target.toDF().where("is_current")
     image = image_df.select("customer_key", *TRACKED_ATTRIBUTES, "attributes_hash")
     # A changed customer whose current version started earlier needs a second source row:
     # one closes the old version (matched by key), one inserts the new (null key: no match).
@@ -95,9 +87,11 @@ def merge_customers(
         reopened.withColumn("merge_key", F.lit(None).cast("string"))
     )
     changed = "t.attributes_hash <> s.attributes_hash"
-    new_values = {name: f"s.{name}" for name in (*TRACKED_ATTRIBUTES, "attributes_hash")}
+    new_values: dict[str, str | Column] = {
+        name: f"s.{name}" for name in (*TRACKED_ATTRIBUTES, "attributes_hash")
+    }
     (
-        target.alias("t")  # type: ignore[attr-defined]
+        target.alias("t")
         .merge(staged.alias("s"), "t.is_current AND t.customer_key = s.merge_key")
         .whenMatchedUpdate(condition=f"{changed} AND t.valid_from = {day}", set=new_values)
         .whenMatchedUpdate(condition=changed, set={"valid_to": day, "is_current": "false"})
@@ -117,12 +111,12 @@ def merge_customers(
     )
 
 
-def merge_consents(spark: SparkSession, consents_df: DataFrame, lake_root: str) -> None:
+def load_consents(spark: SparkSession, consents_df: DataFrame, lake_root: str) -> None:
     """Upserts the latest event per channel and contact; an older event never wins."""
     target = _target(spark, CONSENTS, lake_root)
     newer = "(s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND s.event_id > t.event_id))"
     (
-        target.alias("t")  # type: ignore[attr-defined]
+        target.alias("t")
         .merge(consents_df.alias("s"), "t.channel = s.channel AND t.contact = s.contact")
         .whenMatchedUpdateAll(condition=newer)
         .whenNotMatchedInsertAll()
@@ -130,7 +124,7 @@ def merge_consents(spark: SparkSession, consents_df: DataFrame, lake_root: str) 
     )
 
 
-def write_customer_360(spark: SparkSession, gold_df: DataFrame, lake_root: str) -> None:
+def load_customer_360(spark: SparkSession, gold_df: DataFrame, lake_root: str) -> None:
     """Replaces the whole table in one commit: a snapshot as of the run date."""
     path = ensure_table(spark, CUSTOMER_360, lake_root)
     gold_df.write.format("delta").mode("overwrite").save(path)

@@ -80,7 +80,7 @@ CONSENTS = TableSpec(
         [
             column("channel", T.StringType(), "EMAIL or SMS"),
             column("contact", T.StringType(), "the standardised email (EMAIL) or phone (SMS)"),
-            column("opted_in", T.BooleanType(), "the latest event was OPT_IN"),
+            column("is_opted_in", T.BooleanType(), "the latest event was OPT_IN"),
             column("event_ts", T.TimestampType(), "when the latest event happened (UTC)"),
             column("event_id", T.StringType(), "the latest event"),
             column("source", T.StringType(), "WEBSITE, STORE, NEWSLETTER …"),
@@ -133,8 +133,8 @@ CUSTOMER_360 = TableSpec(
             column(
                 "segment", T.StringType(), "champions, loyal, at_risk, lost, regular, new, prospect"
             ),
-            column("email_opt_in", T.BooleanType(), "latest EMAIL consent of the email"),
-            column("sms_opt_in", T.BooleanType(), "latest SMS consent of the phone"),
+            column("is_email_opted_in", T.BooleanType(), "latest EMAIL consent; null if none"),
+            column("is_sms_opted_in", T.BooleanType(), "latest SMS consent; null if none"),
         ]
     ),
     (),

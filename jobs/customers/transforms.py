@@ -59,7 +59,7 @@ def check_records(raw_df: DataFrame, source: str) -> DataFrame:
 
 
 def check_consents(raw_df: DataFrame) -> DataFrame:
-    """Consent events with channel, opted_in, event_ts_value, contact and `rules`."""
+    """Consent events with channel_value, is_opted_in, event_ts_value, contact and `rules`."""
     channel = F.upper(_text("channel"))
     action = F.upper(_text("action"))
     contact = F.when(channel == "EMAIL", S.email(F.col("email"))).when(
@@ -69,7 +69,7 @@ def check_consents(raw_df: DataFrame) -> DataFrame:
         "*",
         _text("event_id").alias("source_id"),
         channel.alias("channel_value"),
-        (action == "OPT_IN").alias("opted_in"),
+        (action == "OPT_IN").alias("is_opted_in"),
         _timestamp("event_ts").alias("event_ts_value"),
         contact.alias("contact"),
     )
@@ -85,7 +85,7 @@ def check_consents(raw_df: DataFrame) -> DataFrame:
     )
 
 
-def quarantined(
+def filter_quarantined(
     checked_df: DataFrame, source: str, raw_columns: list[str], export_date: date
 ) -> DataFrame:
     """The rows that break a rule, as received, in the quarantine table's shape."""
@@ -148,12 +148,12 @@ def standardise_records(checked_df: DataFrame, source: str, export_date: date) -
     )
 
 
-def latest_consents(checked_df: DataFrame, export_date: date) -> DataFrame:
+def dedupe_consents(checked_df: DataFrame, export_date: date) -> DataFrame:
     """Valid events -> the latest per channel and contact (then the larger event id)."""
     valid = checked_df.where(F.size("rules") == 0).select(
         F.col("channel_value").alias("channel"),
         "contact",
-        "opted_in",
+        "is_opted_in",
         F.col("event_ts_value").alias("event_ts"),
         F.col("source_id").alias("event_id"),
         F.upper(_text("source")).alias("source"),
@@ -179,6 +179,11 @@ def pseudonym(value: Column, salt: str) -> Column:
     return F.when(value.isNotNull(), F.sha2(F.concat(F.lit(salt), value), 256))
 
 
+def rfm_first_day(as_of: date) -> date:
+    """The first sale date the RFM figures count: RFM_DAYS days up to as_of."""
+    return as_of - timedelta(days=RFM_DAYS - 1)
+
+
 def _score(value: Column, ascending: bool) -> Column:
     """1..5 by quintile among buyers: ceil(cume_dist × 5); equal values share a score."""
     order = value.asc() if ascending else value.desc()
@@ -201,7 +206,7 @@ def segment() -> Column:
     )
 
 
-def customer_360(
+def to_customer_360(
     customers_df: DataFrame,
     cards_df: DataFrame,
     sales_df: DataFrame,
@@ -214,11 +219,9 @@ def customer_360(
     `cards_df`: customer_key, loyalty_card; `sales_df`: silver.sales_lines; RFM over the
     365 days up to `as_of`, through the customer's loyalty cards.
     """
-    window_start = as_of - timedelta(days=RFM_DAYS - 1)
     cards = cards_df.select("customer_key", "loyalty_card").distinct()
     lines = sales_df.where(
-        F.col("sale_date").between(F.lit(window_start), F.lit(as_of))
-        & F.col("loyalty_id").isNotNull()
+        F.col("sale_date").between(F.lit(rfm_first_day(as_of)), F.lit(as_of))
     ).join(cards, F.col("loyalty_id") == F.col("loyalty_card"))
     transaction = F.struct("sale_date", "store_id", "channel", "transaction_id")
     rfm = lines.groupBy("customer_key").agg(
@@ -235,10 +238,10 @@ def customer_360(
     )
     card_counts = cards.groupBy("customer_key").agg(F.count("*").alias("loyalty_cards"))
     email_consents = consents_df.where(F.col("channel") == "EMAIL").select(
-        F.col("contact").alias("email"), F.col("opted_in").alias("email_opt_in")
+        F.col("contact").alias("email"), F.col("is_opted_in").alias("is_email_opted_in")
     )
     sms_consents = consents_df.where(F.col("channel") == "SMS").select(
-        F.col("contact").alias("phone"), F.col("opted_in").alias("sms_opt_in")
+        F.col("contact").alias("phone"), F.col("is_opted_in").alias("is_sms_opted_in")
     )
     joined = (
         customers_df.where("is_current")
@@ -269,6 +272,6 @@ def customer_360(
         "f_score",
         "m_score",
         segment().alias("segment"),
-        "email_opt_in",
-        "sms_opt_in",
+        "is_email_opted_in",
+        "is_sms_opted_in",
     ).select(*[F.col(f.name).cast(f.dataType) for f in CUSTOMER_360.schema])
