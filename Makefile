@@ -68,6 +68,7 @@ bench: setup
 	$(PY) -m benchmarks.generate
 	$(PY) -m benchmarks.sales
 	$(PY) -m benchmarks.inventory
+	$(PY) -m benchmarks.customers
 	$(PY) -m benchmarks.dag_parse
 
 clean:

@@ -208,6 +208,12 @@ LOYALTY_DAY2 = [
 CONSENTS_DAY2 = [["E7", "jean.martin@gmail.com", "", "EMAIL", "OPT_IN", ts(DAY2, 8), "WEBSITE"]]
 
 
+CUSTOMER_TABLES = (
+    "silver.customer_records", "silver.customers", "silver.customer_consents",
+    "gold.customer_360", "quarantine.customer_records",
+)  # fmt: skip
+
+
 def key(smallest_record_id: str) -> str:
     return "CUS-" + hashlib.sha256(smallest_record_id.encode()).hexdigest()[:16]
 
@@ -447,13 +453,9 @@ def test_a_rerun_gives_the_same_tables_and_an_older_date_is_refused(
 ) -> None:
     lake = copy_lake(day2, tmp_path_factory, "customers_rerun")
     settings = settings_for(local_settings, landing, lake)
-    names = [
-        "silver.customer_records", "silver.customers", "silver.customer_consents",
-        "gold.customer_360", "quarantine.customer_records",
-    ]  # fmt: skip
-    before = {name: snapshot(lake, name) for name in names}
+    before = {name: snapshot(lake, name) for name in CUSTOMER_TABLES}
     run_customers(spark, settings, DAY2)
-    for name in names:
+    for name in CUSTOMER_TABLES:
         assert snapshot(lake, name).equals(before[name]), name
     with pytest.raises(BadArgumentError, match=r"already holds the export of 2024-03-05"):
         run_customers(spark, settings, DAY1)
@@ -532,10 +534,6 @@ def test_the_salt_comes_from_the_environment_only(monkeypatch: pytest.MonkeyPatc
 
 
 ERASED_VALUES = ("jean.martin@gmail.com", "+33612345678", "Martin")
-CUSTOMER_TABLES = (
-    "silver.customer_records", "silver.customers", "silver.customer_consents",
-    "gold.customer_360", "quarantine.customer_records",
-)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -73,42 +73,59 @@ def load_customers(
     """
     target = _target(spark, CUSTOMERS, lake_root)
     day = sql_literal(export_date.isoformat())
-    current = target.toDF().where("is_current")
-    image = image_df.select("customer_key", *TRACKED_ATTRIBUTES, "attributes_hash")
-    # A changed customer whose current version started earlier needs a second source row:
-    # one closes the old version (matched by key), one inserts the new (null key: no match).
-    reopened = (
-        image.alias("s")
-        .join(current.alias("t"), "customer_key")
-        .where(f"s.attributes_hash <> t.attributes_hash AND t.valid_from < {day}")
-        .select("s.*")
-    )
-    staged = image.withColumn("merge_key", F.col("customer_key")).unionByName(
-        reopened.withColumn("merge_key", F.lit(None).cast("string"))
-    )
-    changed = "t.attributes_hash <> s.attributes_hash"
+    changes = _scd2_changes(target.toDF(), image_df, export_date)
     new_values: dict[str, str | Column] = {
         name: f"s.{name}" for name in (*TRACKED_ATTRIBUTES, "attributes_hash")
     }
     (
         target.alias("t")
-        .merge(staged.alias("s"), "t.is_current AND t.customer_key = s.merge_key")
-        .whenMatchedUpdate(condition=f"{changed} AND t.valid_from = {day}", set=new_values)
-        .whenMatchedUpdate(condition=changed, set={"valid_to": day, "is_current": "false"})
+        .merge(changes.alias("s"), "t.is_current AND t.customer_key = s.merge_key")
+        .whenMatchedUpdate(
+            condition="s.attributes_hash IS NULL",  # merged away: closed
+            set={"valid_to": day, "is_current": "false"},
+        )
+        .whenMatchedUpdate(condition=f"t.valid_from = {day}", set=new_values)
+        .whenMatchedUpdate(set={"valid_to": day, "is_current": "false"})
         .whenNotMatchedInsert(
+            condition="s.attributes_hash IS NOT NULL",
             values={
                 "customer_key": "s.customer_key",
                 **new_values,
                 "valid_from": day,
                 "valid_to": "NULL",
                 "is_current": "true",
-            }
-        )
-        .whenNotMatchedBySourceUpdate(
-            condition="t.is_current", set={"valid_to": day, "is_current": "false"}
+            },
         )
         .execute()
     )
+
+
+def _scd2_changes(table_df: DataFrame, image_df: DataFrame, export_date: date) -> DataFrame:
+    """The MERGE's source: only the customers that change, so unchanged rows are not joined
+    again inside the MERGE. Each row has `merge_key` (the key whose current version it
+    matches, null for a version to insert) and the image's columns (null hash: merged away).
+
+    - new key: one row (no current version: inserted);
+    - changed, current version from before `export_date`: a row that closes it and a
+      null-key row that inserts the new version; from `export_date` itself: one row that
+      corrects it in place;
+    - key absent from the image: one row, null hash, that closes it.
+    """
+    current = table_df.where("is_current").select(
+        "customer_key", F.col("attributes_hash").alias("current_hash"), "valid_from"
+    )
+    image = image_df.select("customer_key", *TRACKED_ATTRIBUTES, "attributes_hash")
+    compared = image.join(current, "customer_key", "full_outer").where(
+        ~F.col("attributes_hash").eqNullSafe(F.col("current_hash"))
+    )
+    columns = ["customer_key", *TRACKED_ATTRIBUTES, "attributes_hash"]
+    matched = compared.select(*columns, F.col("customer_key").alias("merge_key"))
+    reopened = compared.where(
+        F.col("attributes_hash").isNotNull()
+        & F.col("current_hash").isNotNull()
+        & (F.col("valid_from") < F.lit(export_date))
+    ).select(*columns, F.lit(None).cast("string").alias("merge_key"))
+    return matched.unionByName(reopened)
 
 
 def load_consents(spark: SparkSession, consents_df: DataFrame, lake_root: str) -> None:
