@@ -3,7 +3,9 @@
     .venv/bin/python -m benchmarks.customers --customers 5000000
 
 Setup (not timed, Spark on local[2]): silver.customers with N current customers (the job's
-table, written by its own MERGE into an empty table: one version each), and the day's image
+table, written by its own MERGE into an empty table: one version each; with `--history`,
+every customer has moved once before, so the table also holds N closed versions), and the
+day's image
 of N customers as the job hands it to the MERGE (after survivorship), materialised as
 Parquet: `--changed` of them with a new postcode, `--new` new customer keys in place of as
 many known ones (which the MERGE then closes as merged away), the rest unchanged.
@@ -31,12 +33,13 @@ from typing import Any
 
 from benchmarks.common import local_env
 
-DAY0, DAY = date(2024, 3, 4), date(2024, 3, 5)
+DAY0, DAY1, DAY = date(2024, 3, 3), date(2024, 3, 4), date(2024, 3, 5)
 CORES = 2
 
 DUCKDB_SCD2 = """
 COPY (
-  WITH base AS (SELECT * FROM read_parquet($base)),
+  WITH base AS (SELECT * REPLACE (is_current::BOOLEAN AS is_current)
+               FROM read_parquet($base, hive_partitioning = true)),
        image AS (SELECT * FROM read_parquet($image)),
        cur AS (SELECT * FROM base WHERE is_current)
   -- history and unchanged current rows stay as they are
@@ -57,17 +60,18 @@ COPY (
 """
 
 
-def image_frame(spark: Any, customers: int, changed: float, new: float, day: int) -> Any:
-    """N customers' surviving attributes as the job computes them, hashed like the job."""
+def image_frame(spark: Any, customers: int, changed: float, new: float, moves: int) -> Any:
+    """N customers' surviving attributes as the job computes them, hashed like the job:
+    `moves` earlier moves of everyone, then `changed` of them move again, `new` are new."""
     from pyspark.sql import functions as F
 
     from jobs.customers.transforms import attributes_hash
 
     ids = spark.range(customers)
-    moved = (F.abs(F.hash("id", F.lit(7))) % 1_000_000) < int(changed * 1_000_000) * day
-    replaced = (F.abs(F.hash("id", F.lit(11))) % 1_000_000) < int(new * 1_000_000) * day
+    moved = (F.abs(F.hash("id", F.lit(7))) % 1_000_000) < int(changed * 1_000_000)
+    replaced = (F.abs(F.hash("id", F.lit(11))) % 1_000_000) < int(new * 1_000_000)
     key_id = F.when(replaced, F.col("id") + customers).otherwise(F.col("id"))
-    postcode = F.when(moved, F.col("id") + 1).otherwise(F.col("id")) % 95000 + 1000
+    postcode = (F.col("id") + moves + F.when(moved, 1).otherwise(0)) % 95000 + 1000
     return ids.select(
         F.concat(F.lit("CUS-"), F.lpad(F.hex(key_id), 16, "0")).alias("customer_key"),
         F.concat(F.lit("First"), (F.col("id") % 977).cast("string")).alias("first_name"),
@@ -127,6 +131,9 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=5_000_000)
     parser.add_argument("--changed", type=float, default=0.01, help="share with a new postcode")
     parser.add_argument("--new", type=float, default=0.005, help="share of new customer keys")
+    parser.add_argument(
+        "--history", action="store_true", help="every customer has one closed version already"
+    )
     parser.add_argument("--driver-memory", default="12g")
     args = parser.parse_args()
 
@@ -143,9 +150,14 @@ def main() -> int:
         spark = get_spark(settings, app_name="retailmax-bench-customers")
         started = time.perf_counter()
         load.load_customers(
-            spark, image_frame(spark, args.customers, 0, 0, 0), str(work / "base"), DAY0
+            spark, image_frame(spark, args.customers, 0.0, 0.0, 0), str(work / "base"), DAY0
         )
-        image_frame(spark, args.customers, args.changed, args.new, 1).write.parquet(
+        if args.history:  # everyone moved once: N closed versions, N current ones
+            load.load_customers(
+                spark, image_frame(spark, args.customers, 1.0, 0.0, 0), str(work / "base"), DAY1
+            )
+        moves = 1 if args.history else 0
+        image_frame(spark, args.customers, args.changed, args.new, moves).write.parquet(
             str(work / "image")
         )
         image_df = spark.read.parquet(str(work / "image"))
@@ -184,7 +196,11 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"silver.customers SCD2, local[{CORES}], driver {args.driver_memory}")
-    print(f"  base customers (current rows)  {args.customers:>12,}   (setup {setup:.0f} s)")
+    history = args.customers if args.history else 0
+    print(
+        f"  base customers (current rows)  {args.customers:>12,}   + {history:,} closed "
+        f"versions (setup {setup:.0f} s)"
+    )
     print(
         f"  source records (the image)     {args.customers:>12,}   "
         f"({args.changed:.1%} changed, {args.new:.1%} new keys)"

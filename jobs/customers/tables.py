@@ -68,7 +68,9 @@ CUSTOMERS = TableSpec(
             column("is_current", T.BooleanType(), "true for the one current version"),
         ]
     ),
-    (),
+    # Closed versions sit in is_current=false and are only ever appended to: the daily MERGE
+    # rewrites files of the current versions, however long the history grows.
+    ("is_current",),
     "Customers as SCD type 2: one row per version of the surviving attributes. "
     "Key: customer_key, valid_from; one is_current row per customer_key.",
     _stats_on("customer_key", "valid_from", "valid_to"),
