@@ -250,3 +250,19 @@ def test_shards_cover_known_stores_and_unknown_folders(local: Settings, tmp_path
     settings = local.model_copy(update={"paths": paths, "sharding": sharding})
     # By hand: stores 1-5 from stores.csv, 9 from its folder; groups of two.
     assert store_shards(settings, day) == ["1-2", "3-4", "5,9"]
+
+
+def test_local_airflow_gets_a_machine_salt_unless_one_is_exported(
+    local: Settings, tmp_path: Path
+) -> None:
+    from jobs.orchestration.local_airflow import local_airflow_env
+
+    env = local_airflow_env(local, home=tmp_path, base={})
+    salt = env["RETAILMAX_PII_SALT"]
+    assert len(salt) == 64 and int(salt, 16) >= 0  # 32 random bytes, hex
+    assert (tmp_path / "pii_salt").stat().st_mode & 0o777 == 0o600
+    assert local_airflow_env(local, home=tmp_path, base={})["RETAILMAX_PII_SALT"] == salt
+    exported = {"RETAILMAX_PII_SALT": "from-the-vault-0123456789"}
+    assert local_airflow_env(local, home=tmp_path, base=exported)["RETAILMAX_PII_SALT"] == (
+        "from-the-vault-0123456789"
+    )

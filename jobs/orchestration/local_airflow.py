@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -21,6 +22,17 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 # Where the demo points alerts when no receiver runs: a closed port, so a failure is visible
 # in the task log instead of reaching anybody.
 UNREACHABLE = ("127.0.0.1", 9)
+SALT_VARIABLE = "RETAILMAX_PII_SALT"  # jobs.customers reads it; an exported one wins
+
+
+def local_pii_salt(home: Path) -> str:
+    """This machine's salt for the customers job: made once, kept in AIRFLOW_HOME (not git)."""
+    path = home / "pii_salt"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def _conn_var(conn_id: str) -> str:
@@ -60,6 +72,7 @@ def local_airflow_env(
             ),
         }
     )
+    env.setdefault(SALT_VARIABLE, local_pii_salt(home))
     if settings.alerts.webhook_conn_id:
         url = webhook_url or f"http://{smtp_host}:{closed_port}/alerts"
         env[_conn_var(settings.alerts.webhook_conn_id)] = json.dumps(
