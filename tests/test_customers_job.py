@@ -619,3 +619,35 @@ def test_an_erasure_request_names_someone_in_one_line(tmp_path: Path) -> None:
         read_request(None)
     with pytest.raises(BadArgumentError, match=r"^erasure request .*absent.json: "):
         read_request(str(tmp_path / "absent.json"))
+
+
+def test_generated_people_resolve_one_to_one(
+    spark: Any, local_settings: Settings, clean_landing: Path, lake: Path
+) -> None:
+    """On generated exports (dirty spellings, typo domains, foreign numbers, invalid emails),
+    the generator's truth: CRM C00000123 and loyalty L000000123 are person 123. Checked with
+    DuckDB: as many customers as people, none holding two people, none split."""
+    import duckdb
+
+    figures = run_customers(spark, settings_for(local_settings, clean_landing, lake), DAY1)
+    records = DeltaTable(str(lake / "silver" / "customer_records")).to_pyarrow_table(
+        columns=["source_id", "customer_key"]
+    )
+    connection = duckdb.connect()
+    connection.register("records", records)
+    counts = connection.execute(
+        """
+        WITH x AS (SELECT customer_key, CAST(regexp_extract(source_id, '[0-9]+') AS INT) AS person
+                   FROM records)
+        SELECT (SELECT count(DISTINCT customer_key) FROM x),
+               (SELECT count(DISTINCT person) FROM x),
+               (SELECT count(*) FROM (SELECT customer_key FROM x GROUP BY 1
+                                      HAVING count(DISTINCT person) > 1)),
+               (SELECT count(*) FROM (SELECT person FROM x GROUP BY 1
+                                      HAVING count(DISTINCT customer_key) > 1))
+        """
+    ).fetchone()
+    assert counts is not None
+    customers, people, impure, split = counts
+    assert (customers, impure, split) == (people, 0, 0)
+    assert figures["customers"] == people > 100
