@@ -91,7 +91,8 @@ def run(context: RunContext) -> dict[str, Any]:
     )
     load.load_customers(spark, customers_df, lake, export_date)
 
-    load.load_consents(spark, transforms.dedupe_consents(consents_checked, export_date), lake)
+    latest_consents_df = transforms.dedupe_consents(consents_checked, export_date).localCheckpoint()
+    load.load_consents(spark, latest_consents_df, lake)
 
     gold_df = transforms.to_customer_360(
         extract.extract_customers(spark, lake),
@@ -109,9 +110,7 @@ def run(context: RunContext) -> dict[str, Any]:
     counts.update(
         consent_events=consent_rows,
         consents_quarantined=consents_quarantined,
-        consents_superseded=consent_rows
-        - consents_quarantined
-        - transforms.dedupe_consents(consents_checked, export_date).count(),
+        consents_superseded=consent_rows - consents_quarantined - latest_consents_df.count(),
         customers=customers_df.count(),
     )
     records_df.unpersist()

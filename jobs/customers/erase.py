@@ -35,6 +35,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.context import RunContext
+from jobs.customers import extract
 from jobs.customers import standardise as S
 from jobs.customers.tables import (
     CONSENTS,
@@ -117,7 +118,7 @@ def find_person(spark: SparkSession, request: ErasureRequest, lake_root: str) ->
     ).select(S.email(F.col("email")).alias("email"), S.phone(F.col("phone")).alias("phone"))
     email, phone = given.first()  # type: ignore[misc]
     card = request.loyalty_id.upper() if request.loyalty_id else None
-    records = read_table(spark, CUSTOMER_RECORDS, lake_root)
+    records = extract.extract_records(spark, lake_root)
     named = F.lit(False)
     for column, value in (
         ("email", email),
@@ -133,8 +134,9 @@ def find_person(spark: SparkSession, request: ErasureRequest, lake_root: str) ->
     if request.customer_key:
         keys.add(request.customer_key)
     key_list = sorted(keys)
-    versions = read_table(spark, CUSTOMERS, lake_root).where(F.col("customer_key").isin(key_list))
-    theirs = records.where(F.col("customer_key").isin(key_list))
+    theirs_key = F.col("customer_key").isin(key_list)
+    versions = extract.extract_customers(spark, lake_root).where(theirs_key)
+    theirs = records.where(theirs_key)
     emails = _values(theirs, "email") | _values(versions, "email") | _given(email)
     phones = _values(theirs, "phone") | _values(versions, "phone") | _given(phone)
     cards = _values(theirs, "loyalty_card") | _given(card)
