@@ -7,7 +7,6 @@ STAMP := $(VENV)/.installed
 JAR_CACHE := .cache/jars
 DEMO_LANDING := data/landing
 DEMO_LAKE := data/lake
-DEMO_REPORTS := data/reports
 
 .PHONY: setup k8s-tools demo airflow test lint typecheck unit bench clean help
 
@@ -19,8 +18,14 @@ help:
 	@echo "make bench  - benchmarks (see benchmarks/README.md)"
 
 # Re-installs only when pyproject.toml changes; the jar fetch is a no-op once cached.
+# Debian's chromium and chromium-driver: the report test renders the daily page in them.
 setup: $(STAMP)
 	@$(PY) -m jobs.jars fetch --dest $(JAR_CACHE) > /dev/null
+	@command -v chromium > /dev/null && command -v chromedriver > /dev/null || { \
+	  echo "installing Debian's chromium and chromium-driver (the report's browser test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q > /dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver > /dev/null; }
 	@$(PY) -m jobs.doctor || { \
 	  echo "repairing pyspark (pyspark-client clash)"; \
 	  $(PY) -m pip install -q --force-reinstall --no-deps pyspark==4.2.0 && $(PY) -m jobs.doctor; }
@@ -36,15 +41,13 @@ $(STAMP): pyproject.toml
 # (`airflow dags test retail_daily D`, SQLite in .airflow/, local backend), then a summary.
 demo: setup
 	$(PY) -m jobs.doctor --spark
-	rm -rf $(DEMO_LANDING) $(DEMO_LAKE) $(DEMO_REPORTS)
-	RETAILMAX_LANDING_ROOT=$(DEMO_LANDING) RETAILMAX_LAKE_ROOT=$(DEMO_LAKE) \
-	  RETAILMAX_REPORTS_ROOT=$(DEMO_REPORTS) $(PY) -m jobs.orchestration.demo
+	rm -rf $(DEMO_LANDING) $(DEMO_LAKE)
+	RETAILMAX_LANDING_ROOT=$(DEMO_LANDING) RETAILMAX_LAKE_ROOT=$(DEMO_LAKE) $(PY) -m jobs.orchestration.demo
 
 # Airflow standalone on http://localhost:8080 with these DAGs (user admin; the password is in
 # .airflow/simple_auth_manager_passwords.json.generated). Ctrl-C stops it.
 airflow: setup
-	RETAILMAX_LANDING_ROOT=$(DEMO_LANDING) RETAILMAX_LAKE_ROOT=$(DEMO_LAKE) \
-	  RETAILMAX_REPORTS_ROOT=$(DEMO_REPORTS) $(PY) -m jobs.orchestration.local_airflow standalone
+	RETAILMAX_LANDING_ROOT=$(DEMO_LANDING) RETAILMAX_LAKE_ROOT=$(DEMO_LAKE) $(PY) -m jobs.orchestration.local_airflow standalone
 
 lint: setup
 	$(VENV)/bin/ruff check jobs dags tests benchmarks

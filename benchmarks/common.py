@@ -52,7 +52,6 @@ def local_env(
     conf["paths"] = {
         "landing_root": str(landing),
         "lake_root": str(lake),
-        "reports_root": str(work / "reports"),
         "jar_cache": load_settings("local").paths.jar_cache,
     }
     conf["spark"].update({"master": f"local[{cores}]", "driver_memory": driver_memory})

@@ -41,9 +41,9 @@ JOBS: dict[str, JobSpec] = {
         JobSpec(
             "report",
             "jobs.report",
-            "the daily sales report (Markdown) from the gold tables, after sales-gold",
+            "the daily sales report (HTML page) from gold.daily_sales_report, after promotions",
             (),
-            "#7",
+            "#6",
         ),
         JobSpec(
             "maintenance",
@@ -76,7 +76,7 @@ JOBS: dict[str, JobSpec] = {
         JobSpec(
             "promotions",
             "jobs.promotions",
-            "fast movers, promotion candidates, campaign results, the daily sales report",
+            "fast movers, promotion candidates, campaign results, the daily report's figures",
             (),
             "#6",
         ),

@@ -1,18 +1,21 @@
-"""Job `report`: the daily sales report, a Markdown file per date, from the gold tables.
+"""Job `report`: the daily sales report, one self-contained HTML page per date.
 
-Small tables, so no Spark: the deltalake reader (Rust) and pyarrow. The file is written
-beside its final name and then renamed, so a reader never sees half a report.
+It shows exactly the rows of gold.daily_sales_report (written by the promotions job), so the
+page and a BI tool reading the lake never disagree. Small table, so no Spark: the deltalake
+reader (Rust). Charts are inline SVG (no script, no external file): the page opens from a
+mail attachment or object storage as it is. The file is written beside its final name and
+then renamed, so a reader never sees half a report.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from html import escape
 from typing import Any
-
-import pyarrow as pa
 
 from jobs.context import RunContext
 from jobs.errors import MissingInputError
@@ -21,119 +24,270 @@ from jobs.orchestration.plan import table_uri
 
 log = logging.getLogger(__name__)
 
-REPORT_FOLDER = "daily_sales"
-TOP_STORES = 10
-# Additive over the summary's groups (transactions are not: one basket spans categories).
-_SUMMARY_FIGURES = ("lines", "units_sold", "units_returned", "net_sales")
+REPORT_TABLE = "gold.daily_sales_report"
+TWO_DECIMAL_METRICS = frozenset(
+    {"net_sales", "revenue", "discount_cost", "incremental_units", "incremental_margin"}
+)
+RATIO_METRICS = frozenset({"sell_through", "roi"})
+LABELS = {
+    "net_sales": "Net sales",
+    "units_sold": "Units sold",
+    "units_returned": "Units returned",
+    "lines": "Lines",
+    "transactions": "Transactions",
+    "units_7d": "Units 7 days",
+    "units_28d": "Units 28 days",
+    "sell_through": "Sell-through",
+    "redemptions": "Redemptions",
+    "revenue": "Revenue",
+    "discount_cost": "Discount cost",
+    "incremental_units": "Incremental units",
+    "roi": "ROI",
+    "missing_store_file": "Missing files",
+}
+BAR_COLOUR, LAST_WEEK_COLOUR = "#1f6feb", "#b6c2cf"
 
 
-def report_path(reports_root: str, run_date: date) -> str:
-    """`<reports_root>/daily_sales/daily_sales_<date>.md`."""
-    return f"{reports_root.rstrip('/')}/{REPORT_FOLDER}/daily_sales_{run_date}.md"
+def report_path(lake_root: str, run_date: date) -> str:
+    """`<lake>/reports/daily/date=YYYY-MM-DD/index.html`."""
+    return f"{lake_root.rstrip('/')}/reports/daily/date={run_date.isoformat()}/index.html"
 
 
-def extract_day(lake_root: str, table: str, run_date: date) -> list[dict[str, Any]]:
-    """The date's rows of a lake table (`gold.daily_store_sales`), read without Spark."""
+def extract_report(lake_root: str, run_date: date) -> list[dict[str, Any]]:
+    """The date's rows of gold.daily_sales_report, read without Spark."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
-    path = table_uri(lake_root, table)
+    path = table_uri(lake_root, REPORT_TABLE)
     try:
         delta = DeltaTable(path)
     except TableNotFoundError:
-        raise MissingInputError(f"{table} does not exist yet at {path}: run sales first") from None
-    rows: list[dict[str, Any]] = pa.table(
-        delta.to_pyarrow_table(partitions=[("sale_date", "=", str(run_date))])
+        raise MissingInputError(
+            f"{REPORT_TABLE} does not exist yet at {path}: run promotions first"
+        ) from None
+    rows: list[dict[str, Any]] = delta.to_pyarrow_table(
+        filters=[("report_date", "=", run_date)]
     ).to_pylist()
     return rows
 
 
-def _money(value: Decimal) -> str:
-    return f"{value:,.2f}"
+def format_figure(metric: str, value: Decimal | None) -> str:
+    """How a figure is printed: amounts with 2 decimals, ratios as %, counts whole."""
+    if value is None:
+        return "–"
+    if metric in RATIO_METRICS:
+        percent = (value * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        return f"{percent:,} %"
+    if metric in TWO_DECIMAL_METRICS:
+        return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+    return f"{value.quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
+def format_change(value: Decimal | None, last_week: Decimal | None) -> str:
+    """The change against last week in %, signed; '–' without a last-week figure."""
+    if value is None or last_week is None or last_week == 0:
+        return "–"
+    change = ((value - last_week) / abs(last_week) * 100).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
+    return f"{change:+,} %"
 
 
-def render_report(
-    run_date: date,
-    summary: list[dict[str, Any]],
-    store_sales: list[dict[str, Any]],
-    quality: list[dict[str, Any]],
-) -> str:
-    """The Markdown report: channels, regions, top stores, data quality."""
-    channels: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-    regions: dict[str, Decimal] = defaultdict(Decimal)
-    for row in summary:
-        for figure in _SUMMARY_FIGURES:
-            channels[row["channel"]][figure] += row[figure]
-        regions[row["region"]] += row["net_sales"]
-    total = sum((row["net_sales"] for row in summary), Decimal(0))
-    metrics: dict[str, int] = defaultdict(int)
-    for row in quality:
-        metrics[row["metric"]] += int(row["value"])
-    top = sorted(store_sales, key=lambda row: (-row["net_sales"], row["store_id"]))[:TOP_STORES]
+@dataclass
+class Item:
+    """One item of a section (a region, a store, a SKU…) and its figures."""
 
-    lines = [
-        f"# RetailMax daily sales report - {run_date}",
-        "",
-        f"Net sales: **{_money(total)}** across {len(store_sales)} stores with sales "
-        "and the web shop.",
-        "",
-        "## By channel",
-        "",
-        *_table(
-            ("channel", *_SUMMARY_FIGURES),
-            [
-                (
-                    name,
-                    *(
-                        _money(v) if isinstance(v, Decimal) else f"{v:,}"
-                        for v in (figures[f] for f in _SUMMARY_FIGURES)
-                    ),
-                )
-                for name, figures in sorted(channels.items())
-            ],
-        ),
-        "",
-        "## By region",
-        "",
-        *_table(("region", "net_sales"), [(r, _money(v)) for r, v in sorted(regions.items())]),
-        "",
-        f"## Top {TOP_STORES} stores",
-        "",
-        *_table(
-            ("store_id", "transactions", "net_sales"),
-            [(r["store_id"], f"{r['transactions']:,}", _money(r["net_sales"])) for r in top],
-        ),
-        "",
-        "## Data quality (store POS lines)",
-        "",
-        *_table(("metric", "value"), [(m, f"{v:,}") for m, v in sorted(metrics.items())]),
-        "",
+    name: str
+    figures: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)
+
+
+def sections(rows: list[dict[str, Any]]) -> dict[str, list[Item]]:
+    """The report rows grouped by section, items in position order."""
+    grouped: dict[str, dict[int, Item]] = defaultdict(dict)
+    for row in rows:
+        item = grouped[row["section"]].setdefault(row["position"], Item(row["item"]))
+        item.figures[row["metric"]] = (row["value"], row["last_week"])
+    return {name: [items[p] for p in sorted(items)] for name, items in grouped.items()}
+
+
+def _cell(section: str, item: Item, metric: str) -> str:
+    value = item.figures.get(metric, (None, None))[0]
+    return (
+        f'<td class="num" data-section="{section}" data-item="{escape(item.name)}" '
+        f'data-metric="{metric}">{format_figure(metric, value)}</td>'
+    )
+
+
+def _table(section: str, items: list[Item], metrics: tuple[str, ...], compare: bool) -> str:
+    header = "".join(f"<th>{LABELS.get(m, m)}</th>" for m in metrics)
+    if compare:
+        header += "<th>Last week</th><th>Change</th>"
+    body = []
+    for item in items:
+        cells = "".join(_cell(section, item, m) for m in metrics)
+        if compare:
+            value, week = item.figures.get(metrics[0], (None, None))
+            cells += (
+                f'<td class="num" data-section="{section}" data-item="{escape(item.name)}" '
+                f'data-metric="{metrics[0]}_last_week">{format_figure(metrics[0], week)}</td>'
+                f'<td class="num">{format_change(value, week)}</td>'
+            )
+        body.append(f"<tr><th scope=row>{escape(item.name)}</th>{cells}</tr>")
+    return (
+        f'<table id="{section}"><thead><tr><th></th>{header}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def bar_chart(section: str, items: list[Item], metric: str, title: str) -> str:
+    """Horizontal bars of `metric` per item (and last week's, thinner, when known), in SVG."""
+    values = [item.figures.get(metric, (None, None)) for item in items]
+    largest = max((abs(v) for pair in values for v in pair if v is not None), default=Decimal(0))
+    label_width, bar_width, row_height = 330, 420, 26
+    height = row_height * len(items) + 10
+    parts = [
+        f'<svg class="chart" id="chart-{section}" role="img" aria-label="{escape(title)}" '
+        f'width="{label_width + bar_width + 120}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
     ]
-    return "\n".join(lines)
+    for index, (item, (value, week)) in enumerate(zip(items, values, strict=True)):
+        y = 5 + index * row_height
+        parts.append(
+            f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">{escape(item.name)}</text>'
+        )
+        for amount, colour, offset, thickness, kind in (
+            (value, BAR_COLOUR, 2, 14, "value"),
+            (week, LAST_WEEK_COLOUR, 17, 5, "last_week"),
+        ):
+            if amount is None or largest == 0:
+                continue
+            width = float(abs(amount) / largest) * bar_width
+            parts.append(
+                f'<rect class="bar {kind}" data-item="{escape(item.name)}" data-value="{amount}" '
+                f'x="{label_width}" y="{y + offset}" width="{width:.2f}" height="{thickness}" '
+                f'fill="{colour}"/>'
+            )
+        if value is not None:
+            x = label_width + float(abs(value) / largest) * bar_width + 6 if largest else 0
+            parts.append(f'<text x="{x:.2f}" y="{y + 15}">{format_figure(metric, value)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #1b1f24; max-width: 1100px; }
+h1 { font-size: 1.6em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #d0d7de; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #eaeef2; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.cards { display: flex; gap: 1em; flex-wrap: wrap; }
+.card { border: 1px solid #d0d7de; border-radius: 6px; padding: 0.8em 1.2em; min-width: 14em; }
+.card .big { font-size: 1.5em; font-weight: 600; }
+.chart text { font-size: 12px; fill: #1b1f24; }
+.legend span { display: inline-block; width: 1em; height: 0.6em; margin: 0 0.3em 0 1em; }
+.ok { color: #1a7f37; }
+"""
+
+
+def _totals(items: list[Item]) -> str:
+    cards = []
+    for item in items:
+        value, week = item.figures.get("net_sales", (None, None))
+        details = "".join(
+            f'<div>{LABELS[m]}: <span data-section=totals data-item="{escape(item.name)}" '
+            f'data-metric="{m}">{format_figure(m, item.figures.get(m, (None, None))[0])}</span>'
+            "</div>"
+            for m in ("units_sold", "units_returned", "lines")
+        )
+        cards.append(
+            f'<div class="card"><div>{escape(item.name)}</div>'
+            f'<div class="big" data-section=totals data-item="{escape(item.name)}" '
+            f'data-metric="net_sales">{format_figure("net_sales", value)}</div>'
+            f"<div>same day last week: <span data-section=totals "
+            f'data-item="{escape(item.name)}" data-metric="net_sales_last_week">'
+            f"{format_figure('net_sales', week)}</span> "
+            f"({format_change(value, week)})</div>{details}</div>"
+        )
+    return f'<div class="cards" id="totals">{"".join(cards)}</div>'
+
+
+def render_html(run_date: date, rows: list[dict[str, Any]]) -> str:
+    """The whole page: totals, breakdowns with charts, stores, fast movers, campaigns, quality."""
+    parts = sections(rows)
+    get = parts.get
+    legend = (
+        f'<p class="legend"><span style="background:{BAR_COLOUR}"></span>{run_date}'
+        f'<span style="background:{LAST_WEEK_COLOUR}"></span>same day last week</p>'
+    )
+    body = [
+        f"<h1>RetailMax daily sales report – {run_date:%A %d %B %Y}</h1>",
+        "<h2>Totals</h2>",
+        _totals(get("totals", [])),
+    ]
+    for key, title in (
+        ("region", "By region"),
+        ("format", "By format"),
+        ("category", "By category"),
+    ):
+        items = get(key, [])
+        body += [
+            f"<h2>{title}</h2>",
+            legend,
+            bar_chart(key, items, "net_sales", f"Net sales {title.lower()}"),
+            _table(key, items, ("net_sales", "units_sold"), compare=True),
+        ]
+    body += [
+        "<h2>Top stores</h2>",
+        bar_chart("top_stores", get("top_stores", []), "net_sales", "Net sales, top stores"),
+        _table("top_stores", get("top_stores", []), ("net_sales", "transactions"), True),
+        "<h2>Bottom stores</h2>",
+        _table("bottom_stores", get("bottom_stores", []), ("net_sales", "transactions"), True),
+        "<h2>Fast movers (chain, top decile of their category)</h2>",
+        _table(
+            "fast_movers",
+            get("fast_movers", []),
+            ("units_7d", "units_28d", "sell_through"),
+            compare=False,
+        ),
+        "<h2>Running campaigns</h2>",
+        _table(
+            "campaigns",
+            get("campaigns", []),
+            ("redemptions", "revenue", "discount_cost", "incremental_units", "roi"),
+            compare=False,
+        )
+        if get("campaigns")
+        else "<p>No campaign running.</p>",
+        "<h2>Data quality</h2>",
+        "<h3>Quarantined POS lines by rule</h3>",
+        bar_chart("quarantine_rules", get("quarantine_rules", []), "lines", "Lines by rule")
+        + _table("quarantine_rules", get("quarantine_rules", []), ("lines",), compare=False)
+        if get("quarantine_rules")
+        else '<p class="ok">No line quarantined.</p>',
+        "<h3>Missing store files</h3>",
+        _table(
+            "missing_store_files",
+            get("missing_store_files", []),
+            ("missing_store_file",),
+            compare=False,
+        )
+        if get("missing_store_files")
+        else '<p class="ok" id="missing_store_files">Every open store sent its file.</p>',
+    ]
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>RetailMax daily sales {run_date}</title><style>{_STYLE}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
 
 
 def run(context: RunContext) -> dict[str, Any]:
-    """Reads the date's gold rows and quality figures; writes the report; returns its path."""
+    """Reads the date's report rows; writes the page; returns its path."""
     settings, run_date = context.settings, context.run_date
-    lake = settings.lake_root
-    summary = extract_day(lake, "gold.daily_sales_summary", run_date)
-    if not summary:
-        raise MissingInputError(
-            f"gold.daily_sales_summary has no rows for {run_date}: run sales-gold first"
-        )
-    text = render_report(
-        run_date,
-        summary,
-        extract_day(lake, "gold.daily_store_sales", run_date),
-        extract_day(lake, "ops.dq_results", run_date),
-    )
-    path = report_path(settings.reports_root, run_date)
-    write_atomically(path, text.encode("utf-8"))
+    rows = extract_report(settings.lake_root, run_date)
+    if not rows:
+        raise MissingInputError(f"{REPORT_TABLE} has no rows for {run_date}: run promotions first")
+    path = report_path(settings.lake_root, run_date)
+    write_atomically(path, render_html(run_date, rows).encode("utf-8"))
     log.info("daily report for %s: %s", run_date, path)
     return {"report": path}

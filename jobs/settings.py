@@ -16,7 +16,6 @@ ENV_VAR = "RETAILMAX_ENV"
 CONF_DIR_VAR = "RETAILMAX_CONF_DIR"
 LANDING_ROOT_VAR = "RETAILMAX_LANDING_ROOT"
 LAKE_ROOT_VAR = "RETAILMAX_LAKE_ROOT"
-REPORTS_ROOT_VAR = "RETAILMAX_REPORTS_ROOT"
 DEFAULT_ENV = "local"
 S3_SCHEMES = ("s3", "s3a", "s3n")
 # Delta LogStores that keep commits atomic when several drivers write one table on S3.
@@ -31,11 +30,10 @@ class _Strict(BaseModel):
 
 
 class PathSettings(_Strict):
-    """Where the landing zone, the lake, the reports and the jar cache are (paths or URIs)."""
+    """Where the landing zone, the lake (reports and feeds included) and the jar cache are."""
 
     landing_root: str
     lake_root: str
-    reports_root: str
     jar_cache: str
 
 
@@ -203,6 +201,44 @@ class CustomerSettings(_Strict):
         return self
 
 
+class MarkdownTier(_Strict):
+    """A promotion candidate whose stock cover exceeds this many days gets this markdown."""
+
+    cover_days_over: float = Field(gt=0)
+    markdown_pct: int = Field(gt=0, lt=100, multiple_of=5)
+
+
+class PromotionSettings(_Strict):
+    """Promotion candidates and the daily sales report."""
+
+    # A slow mover is a candidate when its stock covers more than this many days of sales at
+    # its 28-day pace (or it sold nothing in 28 days) ...
+    min_cover_days: float = Field(default=60.0, gt=0)
+    # ... and a markdown of at least 5 % still leaves this margin on the marked-down price.
+    min_margin_pct: float = Field(default=0.15, ge=0, lt=1)
+    # The markdown suggested by cover (the highest tier exceeded; no sales = the highest tier),
+    # capped by the margin rule, in 5-point steps.
+    markdown_tiers: list[MarkdownTier] = Field(
+        default_factory=lambda: [
+            MarkdownTier(cover_days_over=60, markdown_pct=10),
+            MarkdownTier(cover_days_over=90, markdown_pct=20),
+            MarkdownTier(cover_days_over=120, markdown_pct=30),
+        ]
+    )
+    # The daily report's top and bottom stores: this many each.
+    report_stores_shown: int = Field(default=5, gt=0)
+
+    @model_validator(mode="after")
+    def _tiers_start_at_the_threshold(self) -> PromotionSettings:
+        lowest = min((tier.cover_days_over for tier in self.markdown_tiers), default=None)
+        if lowest != self.min_cover_days:
+            raise ValueError(
+                f"markdown_tiers: the lowest cover_days_over ({lowest}) must equal "
+                f"min_cover_days ({self.min_cover_days}), so every candidate gets a markdown"
+            )
+        return self
+
+
 class AlertSettings(_Strict):
     """Where failure alerts go: e-mail through an SMTP connection, and a webhook connection."""
 
@@ -226,6 +262,7 @@ class Settings(_Strict):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     customers: CustomerSettings = Field(default_factory=CustomerSettings)
+    promotions: PromotionSettings = Field(default_factory=PromotionSettings)
     kubernetes: KubernetesSettings | None = None
 
     @model_validator(mode="after")
@@ -255,11 +292,6 @@ class Settings(_Strict):
     def lake_root(self) -> str:
         """The lake root (a local path or a URI)."""
         return self.paths.lake_root
-
-    @property
-    def reports_root(self) -> str:
-        """Where the daily reports are written (a local path or a URI)."""
-        return self.paths.reports_root
 
 
 def conf_dir() -> Path:
@@ -309,7 +341,6 @@ def _apply_env_overrides(raw: dict[str, Any]) -> dict[str, Any]:
     overrides = {
         "landing_root": os.environ.get(LANDING_ROOT_VAR),
         "lake_root": os.environ.get(LAKE_ROOT_VAR),
-        "reports_root": os.environ.get(REPORTS_ROOT_VAR),
     }
     merged = {**paths, **{key: value for key, value in overrides.items() if value}}
     return {**raw, "paths": merged}

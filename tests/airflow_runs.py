@@ -39,7 +39,6 @@ def run_conf(
     conf["paths"] = {
         "landing_root": str(landing),
         "lake_root": str(root / "lake"),
-        "reports_root": str(root / "reports"),
         "jar_cache": jar_cache,
     }
     conf["spark"].update({"driver_memory": "1g", "ui_enabled": False, **spark})

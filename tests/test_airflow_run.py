@@ -37,7 +37,6 @@ TABLES = [spec.name for spec in (*ALL_TABLES, STOCK_MOVEMENTS, STOCK_LEVELS)]
 class World:
     root: Path
     lake: Path
-    reports: Path
     home: Path
     settings: Settings
     base_env: dict[str, str]
@@ -63,7 +62,7 @@ def world(
     root = tmp_path_factory.mktemp("airflow_run")
     jar_cache = local_settings.paths.jar_cache
     _, base = run_conf("local", root, clean_landing, jar_cache, {"master": "local[2]"})
-    world = World(root, root / "lake", root / "reports", root / "airflow", local_settings, base)
+    world = World(root, root / "lake", root / "airflow", local_settings, base)
     migrate(local_settings, local_airflow_env(local_settings, world.home, base=base))
     return world
 
@@ -94,10 +93,11 @@ def test_mapped_shards_are_named_by_store_range(first_run: Run, world: World) ->
 
 
 def test_the_daily_report_is_written_with_the_days_net_sales(first_run: Run, world: World) -> None:
-    report = world.reports / "daily_sales" / f"daily_sales_{DAY}.md"
+    report = world.lake / "reports" / "daily" / f"date={DAY}" / "index.html"
     summary = table(world.lake, "gold.daily_sales_summary")
     total = sum(Decimal(str(v)) for v in summary.net_sales)  # stores and the web shop
-    assert f"Net sales: **{total:,.2f}** across 4 stores" in report.read_text()
+    card = 'data-item="All channels" data-metric="net_sales">'
+    assert f"{card}{total:,.2f}</div>" in report.read_text()
 
 
 def test_a_rerun_of_the_same_logical_date_leaves_the_tables_unchanged(

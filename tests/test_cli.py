@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.errors import ExitCode
-from jobs.registry import JOBS
+from jobs.errors import ExitCode, JobNotImplementedError
+from jobs.registry import JOBS, JobSpec, load_job
 
 RETAILMAX = Path(sys.executable).parent / "retailmax"
 
@@ -85,11 +85,12 @@ def test_in_a_container_the_error_line_is_also_the_termination_message(tmp_path:
     assert not (tmp_path / "absent").exists()
 
 
-def test_a_job_not_landed_yet_exits_5_with_its_issue(tmp_path: Path) -> None:
-    env = {"RETAILMAX_LANDING_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    result = retailmax("run", "promotions", "--date", "2024-03-05", env=env)
-    assert result.returncode == ExitCode.NOT_IMPLEMENTED
-    assert "job 'promotions' is not implemented yet (planned in issue #6)" in result.stderr
+def test_a_job_not_landed_yet_says_which_issue_plans_it() -> None:
+    spec = JobSpec("forecast", "jobs.forecast", "demand forecast", (), "#42")
+    with pytest.raises(JobNotImplementedError) as error:
+        load_job(spec)
+    assert str(error.value) == "job 'forecast' is not implemented yet (planned in issue #42)"
+    assert error.value.exit_code == ExitCode.NOT_IMPLEMENTED
 
 
 def test_customers_without_its_secret_salt_exits_2_before_any_write(tmp_path: Path) -> None:

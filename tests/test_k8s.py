@@ -27,7 +27,7 @@ from tests.kube import (
     submitted_body,
 )
 
-JOBS = ("sales", "sales-gold", "inventory", "report", "maintenance", "customers")
+JOBS = ("sales", "sales-gold", "inventory", "promotions", "report", "maintenance", "customers")
 
 
 @pytest.fixture(scope="module")

@@ -428,7 +428,7 @@ def test_retail_daily_runs_every_spark_task_as_a_spark_application(first_run: Su
         " ".join(app["spec"]["arguments"][1:2] + app["spec"]["arguments"][5:])
         for app in first_run.applications
     )
-    assert jobs == ["inventory", "report", "sales 1-2", "sales 3-4", "sales-gold"]
+    assert jobs == ["inventory", "promotions", "report", "sales 1-2", "sales 3-4", "sales-gold"]
     for app in first_run.applications:
         assert app["metadata"]["namespace"] == SPARK_NS
         assert app["spec"]["driver"]["labels"]["dag_id"] == "retail_daily"

@@ -75,7 +75,8 @@ def test_retail_daily_runs_shards_then_gold_then_the_report(local: Settings) -> 
         ("plan_sales_shards", "sales"),
         ("sales", "sales_gold"),
         ("sales_gold", "inventory_daily"),
-        ("inventory_daily", "daily_report"),
+        ("inventory_daily", "promotions"),
+        ("promotions", "daily_report"),
     }
     assert type(dag.get_task("sales")).__name__ == "MappedOperator"
     assert dag.get_task("sales").map_index_template == "stores {{ task.application_args[-1] }}"
@@ -91,7 +92,7 @@ def test_retail_daily_schedule_and_reliability_come_from_conf(local: Settings) -
     timetable: Any = dag.timetable
     assert type(timetable).__name__ == "CronDataIntervalTimetable"
     assert (timetable.expression, str(timetable.timezone)) == ("0 0 * * *", "UTC")
-    for task_id in ("sales", "sales_gold", "inventory_daily", "daily_report"):
+    for task_id in ("sales", "sales_gold", "inventory_daily", "promotions", "daily_report"):
         task: Any = dag.get_task(task_id)
         assert task.pool == orchestration.pool
         assert task.retries == orchestration.retries
@@ -160,6 +161,7 @@ def test_the_gold_step_and_report_run_for_the_logical_date(local: Settings) -> N
     steps = (
         ("sales_gold", "sales-gold"),
         ("inventory_daily", "inventory"),
+        ("promotions", "promotions"),
         ("daily_report", "report"),
     )
     for task_id, job in steps:

@@ -1,63 +1,73 @@
-"""The daily sales report: figures added up as by hand, written in one atomic step."""
+"""The daily sales page: figures printed as by hand, charts to scale, one atomic write."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from jobs.files import write_atomically
-from jobs.report import render_report, report_path
+from jobs.report import format_change, format_figure, render_html, report_path
 
 DAY = date(2024, 3, 4)
 
 
-def summary_row(channel: str, region: str, category: str, lines: int, net: str) -> dict:
+def row(section: str, position: int, item: str, metric: str, value: str, week: str | None = None):
     return {
-        "channel": channel,
-        "region": region,
-        "category": category,
-        "lines": lines,
-        "units_sold": lines * 2,
-        "units_returned": 1,
-        "net_sales": Decimal(net),
+        "report_date": DAY,
+        "section": section,
+        "position": position,
+        "item": item,
+        "metric": metric,
+        "value": Decimal(value),
+        "last_week": None if week is None else Decimal(week),
     }
 
 
-def test_report_adds_channels_and_regions_and_ranks_stores() -> None:
-    summary = [
-        summary_row("STORE", "Bretagne", "Food", 10, "100.50"),
-        summary_row("STORE", "Bretagne", "Home", 5, "20.25"),
-        summary_row("STORE", "Occitanie", "Food", 4, "-3.00"),  # returns beat sales
-        summary_row("ONLINE", "Online", "Food", 2, "40.00"),
-    ]
-    stores = [
-        {"store_id": 3, "transactions": 7, "net_sales": Decimal("17.25")},
-        {"store_id": 1, "transactions": 1200, "net_sales": Decimal("100.50")},
-        {"store_id": 2, "transactions": 2, "net_sales": Decimal("-3.00")},
-    ]
-    quality = [
-        {"store_id": 1, "metric": "input_lines", "value": 12},
-        {"store_id": 2, "metric": "input_lines", "value": 5},
-        {"store_id": 2, "metric": "quarantined", "value": 1},
-    ]
-    text = render_report(DAY, summary, stores, quality)
-    # By hand: 100.50 + 20.25 - 3.00 + 40.00 = 157.75; stores 117.75 of it, online 40.00.
-    assert "Net sales: **157.75** across 3 stores with sales" in text
-    assert "| STORE | 19 | 38 | 3 | 117.75 |" in text
-    assert "| ONLINE | 2 | 4 | 1 | 40.00 |" in text
-    assert "| Bretagne | 120.75 |" in text and "| Occitanie | -3.00 |" in text
-    top = [line for line in text.splitlines() if line.startswith("| ") and "| 1,200 |" in line]
-    assert top == ["| 1 | 1,200 | 100.50 |"]
-    ranked = text.split("## Top 10 stores")[1].split("##")[0]
-    assert ranked.index("| 1 |") < ranked.index("| 3 |") < ranked.index("| 2 |")
-    assert "| input_lines | 17 |" in text and "| quarantined | 1 |" in text
+ROWS: list[dict[str, Any]] = [
+    row("totals", 1, "All channels", "net_sales", "1234567.891", "1000000"),
+    row("totals", 1, "All channels", "units_sold", "4321"),
+    row("region", 2, "Occitanie", "net_sales", "-3.00"),  # returns beat sales
+    row("region", 1, "Bretagne", "net_sales", "120.75", "100.00"),
+    row("fast_movers", 1, "SKU1 Pasta <dry> (Grocery)", "sell_through", "0.79166"),
+    row("campaigns", 1, "C1 Pasta week", "roi", "-1.4159"),
+]
 
 
-def test_the_report_is_renamed_into_place(tmp_path: Path) -> None:
+def test_figures_are_printed_as_by_hand() -> None:
+    assert format_figure("net_sales", Decimal("1234567.891")) == "1,234,567.89"
+    assert format_figure("net_sales", Decimal("0.005")) == "0.01"  # half up, not to even
+    assert format_figure("units_sold", Decimal("4321.0000")) == "4,321"
+    assert format_figure("sell_through", Decimal("0.79166")) == "79.2 %"
+    assert format_figure("roi", Decimal("-1.4159")) == "-141.6 %"
+    assert format_figure("net_sales", None) == "–"
+    # (1,234,567.891 − 1,000,000) / 1,000,000 = +23.46 %; no base: no change.
+    assert format_change(Decimal("1234567.891"), Decimal("1000000")) == "+23.5 %"
+    assert format_change(Decimal("-3"), Decimal("6")) == "-150.0 %"
+    assert format_change(Decimal("5"), None) == format_change(Decimal("5"), Decimal(0)) == "–"
+
+
+def test_the_page_orders_items_escapes_names_and_draws_bars_to_scale() -> None:
+    page = render_html(DAY, ROWS)
+    assert "<h1>RetailMax daily sales report – Monday 04 March 2024</h1>" in page
+    # Bretagne (position 1) before Occitanie (position 2), whatever the rows' order.
+    assert page.index(">Bretagne</th>") < page.index(">Occitanie</th>")
+    assert "Pasta &lt;dry&gt;" in page and "<dry>" not in page
+    assert 'data-metric="net_sales">1,234,567.89</div>' in page
+    assert "(+23.5 %)" in page
+    widths = dict(re.findall(r'class="bar value" data-item="(\w+)"[^>]* width="([\d.]+)"', page))
+    # The longest bar is the largest absolute figure: 120.75 → 420 px, 3.00 → 10.43 px.
+    assert widths == {"Bretagne": "420.00", "Occitanie": "10.43"}
+    assert "No campaign running." not in page and "No line quarantined." in page
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
+
+
+def test_the_page_is_renamed_into_place(tmp_path: Path) -> None:
     path = report_path(str(tmp_path), DAY)
     write_atomically(path, b"first\n")
     write_atomically(path, b"second\n")  # a re-run replaces it
     assert Path(path).read_text() == "second\n"
-    assert Path(path) == tmp_path / "daily_sales" / "daily_sales_2024-03-04.md"
-    assert [p.name for p in Path(path).parent.iterdir()] == ["daily_sales_2024-03-04.md"]
+    assert Path(path) == tmp_path / "reports" / "daily" / "date=2024-03-04" / "index.html"
+    assert [p.name for p in Path(path).parent.iterdir()] == ["index.html"]

@@ -31,7 +31,6 @@ def process_env(tmp_path: Path, settings: Settings, landing: Path, lake: Path) -
     conf["paths"] = {
         "landing_root": str(landing),
         "lake_root": str(lake),
-        "reports_root": str(lake.parent / "reports"),
         "jar_cache": settings.paths.jar_cache,
     }
     conf["spark"]["master"] = "local[1]"

@@ -16,7 +16,6 @@ backend: local
 paths:
   landing_root: landing
   lake_root: /abs/lake
-  reports_root: reports
   jar_cache: .cache/jars
 spark:
   master: "local[2]"

@@ -34,6 +34,12 @@ WRITES: dict[str, tuple[str, ...]] = {
         "silver.customer_consents",
         "gold.customer_360",
     ),
+    "promotions": (
+        "gold.product_velocity",
+        "gold.promotion_candidates",
+        "gold.campaign_performance",
+        "gold.daily_sales_report",
+    ),
 }
 REPORT_ASSET = "report.daily_sales"
 
@@ -53,6 +59,6 @@ def table_asset(settings: Settings, table: str) -> Asset:
 def job_outlets(settings: Settings, job: str) -> list[Asset]:
     """The assets a job step updates."""
     if job == "report":
-        uri = asset_uri(settings.reports_root, "daily_sales")
+        uri = asset_uri(settings.lake_root, "reports", "daily")
         return [Asset(name=REPORT_ASSET, uri=uri, group="retailmax")]
     return [table_asset(settings, table) for table in WRITES.get(job, ())]

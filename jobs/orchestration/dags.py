@@ -3,12 +3,13 @@
 retail_daily, one run per business day (the logical date is the business date):
 
     plan_sales_shards -> sales[stores 1-25, 26-50, ...] -> sales_gold -> inventory_daily
-                                                                      -> daily_report
+                                                   -> promotions -> daily_report
 
 `plan_sales_shards` reads stores.csv and the POS folders of the date (pyarrow, no Spark) and
 returns the `retailmax` arguments of each shard, so the mapped `sales` tasks are one Spark
-application per `sharding.stores_per_shard` stores. Promotions (#6, before the report) join
-this graph as they land.
+application per `sharding.stores_per_shard` stores. `promotions` needs the day's sales and
+stock: velocity, promotion candidates, campaign results and the report's figures;
+`daily_report` renders the HTML page from those figures.
 
 customers_daily, one run per export date at 04:00 UTC the next day (after retail_daily has
 loaded the day's sales, which the RFM figures count): `retailmax run customers --date D`.
@@ -83,8 +84,9 @@ def build_retail_daily(settings: Settings) -> DAG:
         # The whole day's movements again, POS lines included now that sales has run:
         # idempotent, so it completes the intraday batches and re-checks their balances.
         inventory = date_step(settings, "inventory", "inventory_daily")
+        promotions = date_step(settings, "promotions", "promotions")
         report = date_step(settings, "report", "daily_report")
-        plan >> sales >> sales_gold >> inventory >> report
+        plan >> sales >> sales_gold >> inventory >> promotions >> report
     return dag
 
 

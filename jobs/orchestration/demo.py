@@ -22,7 +22,7 @@ from jobs.orchestration.receivers import Inbox, alert_receivers
 from jobs.report import report_path
 from jobs.settings import load_settings
 
-DEMO_JOBS = ("sales", "sales-gold", "inventory")  # the Spark steps of retail_daily
+DEMO_JOBS = ("sales", "sales-gold", "inventory", "promotions")  # the Spark steps of retail_daily
 DEMO_TABLES = tuple(dict.fromkeys(table for job in DEMO_JOBS for table in WRITES[job]))
 
 
@@ -37,7 +37,7 @@ def table_rows(lake_root: str, table: str) -> int | None:
         return None
 
 
-def print_summary(lake_root: str, reports_root: str, days: list[date], inbox: Inbox) -> None:
+def print_summary(lake_root: str, days: list[date], inbox: Inbox) -> None:
     """What the demo produced."""
     print("\nDelta tables (rows, read back with deltalake):")
     for table in DEMO_TABLES:
@@ -53,7 +53,7 @@ def print_summary(lake_root: str, reports_root: str, days: list[date], inbox: In
         print(f"availability feeds: {len(feeds)}, the latest {feeds[-1]}")
     print("daily reports:")
     for day in days:
-        path = Path(report_path(reports_root, day))
+        path = Path(report_path(lake_root, day))
         print(f"  {path}{'' if path.is_file() else '  (not written: that run failed)'}")
     print(f"lake: {lake_root}")
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - started
             print(f"retail_daily {day}: {status} in {seconds:.0f}s - log {log_file}", flush=True)
             failed += code != 0
-        print_summary(settings.lake_root, settings.reports_root, days, inbox)
+        print_summary(settings.lake_root, days, inbox)
     return 1 if failed else 0
 
 
