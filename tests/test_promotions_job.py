@@ -497,3 +497,35 @@ def test_the_page_shows_the_gold_figures_in_a_real_browser(world: Path, browser:
     screenshot = ARTIFACTS / f"daily_report_{DAY}.png"
     assert browser.save_screenshot(str(screenshot))
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_campaign_ending_before_it_starts_is_refused_in_one_line(
+    spark: Any, tmp_path: Path
+) -> None:
+    from jobs.errors import RetailMaxError
+    from jobs.promotions.extract import extract_campaigns
+
+    (tmp_path / "reference").mkdir()
+    broken = {**CAMPAIGNS[0], "start_date": "2024-03-29"}
+    (tmp_path / "reference" / "campaigns.jsonl").write_text(json.dumps(broken) + "\n")
+    with pytest.raises(RetailMaxError) as error:
+        extract_campaigns(spark, str(tmp_path))
+    assert str(error.value) == (
+        "campaigns.jsonl: campaign C1 ends (2024-03-28) before it starts (2024-03-29)"
+    )
+    assert extract_campaigns(spark, str(tmp_path / "nowhere")).isEmpty()  # no file: none
+
+
+def test_a_date_without_gold_sales_exits_3_before_writing(
+    spark: Any, local_settings: Settings, tmp_path: Path
+) -> None:
+    from jobs.errors import ExitCode, MissingInputError
+    from jobs.promotions import run as run_promotions
+
+    with pytest.raises(MissingInputError) as error:
+        run_promotions(context_for(local_settings, tmp_path / "landing", tmp_path / "lake", DAY))
+    assert str(error.value) == (
+        "gold.daily_sales_summary has no rows for 2024-03-28: run sales and sales-gold first"
+    )
+    assert error.value.exit_code == ExitCode.MISSING_INPUT
+    assert not (tmp_path / "lake" / "gold").exists()

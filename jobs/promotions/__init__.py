@@ -41,7 +41,7 @@ from jobs.spark import get_spark
 log = logging.getLogger(__name__)
 
 
-def _replace_date(
+def replace_date(
     spark: SparkSession, df: DataFrame, spec: TableSpec, lake: str, day: date
 ) -> DataFrame:
     """Replaces the date's partition of spec with df; returns the date's rows as written."""
@@ -85,7 +85,7 @@ def run(context: RunContext) -> dict[str, Any]:
         spark, SILVER_SALES_LINES, lake, "sale_date", _first_line_date(campaigns_df, day), day
     )
 
-    velocity_df = _replace_date(
+    velocity_df = replace_date(
         spark,
         transforms.product_velocity(
             transforms.store_units(lines_df, day),
@@ -98,7 +98,7 @@ def run(context: RunContext) -> dict[str, Any]:
         lake,
         day,
     )
-    candidates_df = _replace_date(
+    candidates_df = replace_date(
         spark,
         transforms.promotion_candidates(
             velocity_df,
@@ -113,7 +113,7 @@ def run(context: RunContext) -> dict[str, Any]:
         lake,
         day,
     )
-    performance_df = _replace_date(
+    performance_df = replace_date(
         spark,
         transforms.campaign_performance(
             lines_df, products_df, campaigns_df, stores_df.count(), day
@@ -122,7 +122,7 @@ def run(context: RunContext) -> dict[str, Any]:
         lake,
         day,
     )
-    report_df = _replace_date(
+    report_df = replace_date(
         spark,
         report_figures.report_rows(
             day,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -19,8 +20,8 @@ CAMPAIGNS_FILE = "campaigns.jsonl"
 
 def extract_campaigns(spark: SparkSession, landing_root: str) -> DataFrame:
     """reference/campaigns.jsonl, typed (a value that does not parse fails the run); no file
-    means no campaigns. A campaign that ends before it starts or has an unknown scope is
-    refused in one line."""
+    means no campaigns. A campaign without id or code, with an unknown or empty scope, or
+    ending before it starts is refused in one line."""
     folder = f"{landing_root.rstrip('/')}/reference"
     if CAMPAIGNS_FILE not in list_folder(spark, folder):
         log.warning("no %s/%s: no campaigns", folder, CAMPAIGNS_FILE)
@@ -30,23 +31,25 @@ def extract_campaigns(spark: SparkSession, landing_root: str) -> DataFrame:
         .option("mode", "FAILFAST")
         .json(f"{folder}/{CAMPAIGNS_FILE}")
     )
-    bad = (
-        campaigns_df.where(
-            (F.col("end_date") < F.col("start_date"))
-            | ~F.col("scope").isin(*CAMPAIGN_SCOPES)
-            | F.col("campaign_id").isNull()
-            | F.col("promo_code").isNull()
-        )
-        .select("campaign_id")
-        .limit(1)
-        .collect()
-    )
-    if bad:
-        raise RetailMaxError(
-            f"{CAMPAIGNS_FILE}: campaign {bad[0]['campaign_id']} has no id or code, an unknown "
-            f"scope (known: {', '.join(CAMPAIGN_SCOPES)}) or ends before it starts"
-        )
+    for campaign in campaigns_df.collect():  # a few hundred lines at most
+        problem = campaign_problem(campaign.asDict())
+        if problem:
+            raise RetailMaxError(f"{CAMPAIGNS_FILE}: campaign {campaign.campaign_id} {problem}")
     return campaigns_df
+
+
+def campaign_problem(campaign: dict[str, Any]) -> str | None:
+    """Why a campaign cannot be measured, or None."""
+    if not campaign["campaign_id"] or not campaign["promo_code"]:
+        return "has no campaign_id or no promo_code"
+    if campaign["scope"] not in CAMPAIGN_SCOPES:
+        return f"has scope {campaign['scope']!r} (known: {', '.join(CAMPAIGN_SCOPES)})"
+    if campaign["end_date"] < campaign["start_date"]:
+        return f"ends ({campaign['end_date']}) before it starts ({campaign['start_date']})"
+    listed = campaign["skus"] if campaign["scope"] == "SKU" else campaign["categories"]
+    if not listed:
+        return f"has scope {campaign['scope']} and lists none"
+    return None
 
 
 def extract_dates(

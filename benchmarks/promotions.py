@@ -1,0 +1,254 @@
+"""Benchmark of the promotions job's heavy step: gold.product_velocity over 28 days of sales.
+
+    .venv/bin/python -m benchmarks.promotions --stores 100 --skus 5000 --lines 2000
+
+Setup (not timed, Spark on local[2]): `silver.sales_lines` with `--lines` store lines per
+store-day for 28 days (one file per store-day, partitioned by sale_date and store_id as the
+sales job writes it; SKUs drawn with a skew, a few returns), `silver.stock_levels` with a
+quarter of the SKUs in every store, and the reference files.
+
+Timed:
+1. Spark (local[2], in this process): read the 28 days, units per store and SKU, join the
+   stock, the region and chain levels, ratios and category ranks, and the replaceWhere write
+   of the date (`jobs.promotions.transforms.product_velocity` + `replace_date`).
+2. The peer, DuckDB (2 threads): the same figures in one SQL statement over the same Parquet
+   files (listed by deltalake), written as one Parquet file — no transaction log.
+Both row counts are printed; they must be equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from benchmarks.common import local_env
+
+DAY = date(2024, 3, 28)
+CORES = 2
+DAYS = 28
+CATEGORIES = ("Grocery", "Fresh", "Beverages", "Household", "Textile", "Home", "Toys", "Beauty")
+REGIONS = ("North", "South", "East", "West", "Centre")
+
+DUCKDB_VELOCITY = """
+COPY (
+WITH units AS (
+  SELECT store_id, sku,
+         sum(quantity) FILTER (WHERE sale_date >= DATE '{recent}') AS units_7d,
+         sum(quantity) AS units_28d
+  FROM read_parquet($lines, hive_partitioning = true)
+  WHERE channel = 'STORE' AND quantity > 0 AND sale_date BETWEEN DATE '{first}' AND DATE '{day}'
+  GROUP BY store_id, sku
+), stock AS (
+  SELECT CAST(substr(location_id, 7) AS INTEGER) AS store_id, sku, on_hand
+  FROM read_parquet($stock, hive_partitioning = true)
+  WHERE location_id LIKE 'STORE-%' AND on_hand <> 0
+), per_store AS (
+  SELECT coalesce(u.store_id, s.store_id) AS store_id, coalesce(u.sku, s.sku) AS sku,
+         coalesce(u.units_7d, 0) AS units_7d, coalesce(u.units_28d, 0) AS units_28d,
+         coalesce(s.on_hand, 0) AS on_hand
+  FROM units u FULL OUTER JOIN stock s ON u.store_id = s.store_id AND u.sku = s.sku
+), labelled AS (
+  SELECT p.*, r.region, c.category
+  FROM per_store p JOIN read_csv($stores) r USING (store_id) JOIN read_csv($products) c USING (sku)
+), levels AS (
+  SELECT 'STORE' AS level, region, store_id, sku, category, units_7d, units_28d, on_hand
+  FROM labelled
+  UNION ALL
+  SELECT 'REGION', region, NULL, sku, category, sum(units_7d), sum(units_28d), sum(on_hand)
+  FROM labelled GROUP BY region, sku, category
+  UNION ALL
+  SELECT 'CHAIN', NULL, NULL, sku, category, sum(units_7d), sum(units_28d), sum(on_hand)
+  FROM labelled GROUP BY sku, category
+)
+SELECT *,
+       CASE WHEN units_28d + greatest(on_hand, 0) > 0
+            THEN round(units_28d / (units_28d + greatest(on_hand, 0)), 4) END AS sell_through,
+       CASE WHEN units_28d > 0 THEN round(greatest(on_hand, 0) * 28 / units_28d, 1) END
+         AS stock_cover_days,
+       rank() OVER w AS category_rank,
+       count(*) OVER (PARTITION BY level, region, store_id, category) AS category_skus,
+       units_28d > 0 AND rank() OVER w
+         <= ceil(count(*) OVER (PARTITION BY level, region, store_id, category) / 10)
+         AS fast_mover
+FROM levels
+WINDOW w AS (PARTITION BY level, region, store_id, category ORDER BY units_28d DESC)
+) TO '{target}' (FORMAT parquet)
+"""
+
+
+def write_reference(landing: Path, stores: int, skus: int) -> None:
+    """stores.csv and products.csv."""
+    folder = landing / "reference"
+    folder.mkdir(parents=True)
+    store_rows = [
+        f"{s},Store {s},{REGIONS[s % len(REGIONS)]},City {s},SUPER,2010-01-01"
+        for s in range(1, stores + 1)
+    ]
+    (folder / "stores.csv").write_text(
+        "store_id,store_name,region,city,format,opened_on\n" + "\n".join(store_rows) + "\n"
+    )
+    product_rows = [
+        f"SKU{k:06d},Product {k},{CATEGORIES[k % len(CATEGORIES)]},Sub,Brand,2.00,5.00,true"
+        for k in range(skus)
+    ]
+    (folder / "products.csv").write_text(
+        "sku,product_name,category,subcategory,brand,unit_cost,list_price,active\n"
+        + "\n".join(product_rows)
+        + "\n"
+    )
+
+
+def build_lake(spark: object, lake: Path, stores: int, skus: int, lines: int) -> int:
+    """silver.sales_lines (28 days) and silver.stock_levels; returns the sales line count."""
+    from pyspark.sql import functions as F
+
+    from jobs.inventory.tables import STOCK_LEVELS
+    from jobs.lake import ensure_table
+    from jobs.sales.tables import SILVER_SALES_LINES
+
+    session = spark  # a SparkSession
+    total = stores * DAYS * lines
+    index = F.col("id")
+    sku_number = F.floor(F.pow(F.rand(seed=7), F.lit(3)) * skus).cast("int")
+    quantity = F.when(F.rand(seed=11) < 0.02, F.lit(-1)).otherwise((index % 3 + 1).cast("int"))
+    lines_df = session.range(0, total, numPartitions=16).select(  # type: ignore[attr-defined]
+        F.date_sub(F.lit(DAY), (index % DAYS).cast("int")).alias("sale_date"),
+        (F.floor(index / DAYS) % stores + 1).cast("int").alias("store_id"),
+        F.lit("STORE").alias("channel"),
+        F.format_string("T%d", F.floor(index / 4)).alias("transaction_id"),
+        (index % 4 + 1).cast("int").alias("line_number"),
+        F.lit("R1").alias("register_id"),
+        F.current_timestamp().alias("transaction_ts"),
+        F.format_string("SKU%06d", sku_number).alias("sku"),
+        quantity.alias("quantity"),
+        F.lit(5).cast("decimal(12,2)").alias("unit_price"),
+        F.lit(0).cast("decimal(12,2)").alias("discount_amount"),
+        (quantity * F.lit(5)).cast("decimal(18,2)").alias("net_amount"),
+        F.lit(None).cast("string").alias("promo_code"),
+        F.lit(None).cast("string").alias("loyalty_id"),
+        F.lit("CARD").alias("payment_method"),
+        F.lit(None).cast("string").alias("fulfilment_location_id"),
+        F.lit("bench").alias("source_file"),
+    )
+    ensure_table(session, SILVER_SALES_LINES, str(lake))  # type: ignore[arg-type]
+    (
+        lines_df.repartition("sale_date", "store_id")
+        .write.format("delta")
+        .mode("append")
+        .save(SILVER_SALES_LINES.path(str(lake)))
+    )
+    stock_df = session.range(0, stores * (skus // 4), numPartitions=4).select(  # type: ignore[attr-defined]
+        F.format_string("STORE-%d", (F.col("id") % stores + 1).cast("int")).alias("location_id"),
+        F.format_string("SKU%06d", (F.floor(F.col("id") / stores) * 4).cast("int")).alias("sku"),
+        (F.col("id") % 40).cast("long").alias("on_hand"),
+        F.current_timestamp().alias("last_movement_ts"),
+        F.lit(None).cast("long").alias("count_on_hand"),
+        F.lit(None).cast("timestamp").alias("last_count_ts"),
+        F.current_timestamp().alias("updated_at"),
+    )
+    ensure_table(session, STOCK_LEVELS, str(lake))  # type: ignore[arg-type]
+    (
+        stock_df.repartition("location_id")
+        .write.format("delta")
+        .mode("append")
+        .save(STOCK_LEVELS.path(str(lake)))
+    )
+    return total
+
+
+def main() -> int:
+    """Prints the figures of one run."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stores", type=int, default=100)
+    parser.add_argument("--skus", type=int, default=5000)
+    parser.add_argument("--lines", type=int, default=2000, help="store lines per store-day")
+    parser.add_argument("--driver-memory", default="8g")
+    args = parser.parse_args()
+
+    import duckdb
+    from deltalake import DeltaTable
+
+    from jobs.inventory.tables import STOCK_LEVELS
+    from jobs.lake import read_table
+    from jobs.promotions import replace_date, transforms
+    from jobs.promotions.extract import extract_dates
+    from jobs.promotions.tables import PRODUCT_VELOCITY
+    from jobs.sales.extract import extract_products, extract_stores
+    from jobs.sales.tables import SILVER_SALES_LINES
+    from jobs.spark import get_spark
+
+    work = Path(tempfile.mkdtemp(prefix="retailmax-bench-promotions-"))
+    try:
+        landing, lake = work / "landing", work / "lake"
+        _, settings = local_env(work, landing, lake, CORES, args.driver_memory)
+        spark = get_spark(settings, app_name="retailmax-bench-promotions")
+        started = time.perf_counter()
+        write_reference(landing, args.stores, args.skus)
+        total = build_lake(spark, lake, args.stores, args.skus, args.lines)
+        setup = time.perf_counter() - started
+
+        started = time.perf_counter()
+        first = transforms.window_start(DAY, transforms.VELOCITY_DAYS)
+        velocity_df = replace_date(
+            spark,
+            transforms.product_velocity(
+                transforms.store_units(
+                    extract_dates(spark, SILVER_SALES_LINES, str(lake), "sale_date", first, DAY),
+                    DAY,
+                ),
+                transforms.store_stock(read_table(spark, STOCK_LEVELS, str(lake))),
+                extract_stores(spark, str(landing)),
+                extract_products(spark, str(landing)),
+                DAY,
+            ),
+            PRODUCT_VELOCITY,
+            str(lake),
+            DAY,
+        )
+        spark_seconds = time.perf_counter() - started
+        spark_rows = velocity_df.count()
+        spark.stop()
+
+        connection = duckdb.connect()
+        connection.execute(f"SET threads TO {CORES}")
+        target = work / "duckdb_velocity.parquet"
+        sql = DUCKDB_VELOCITY.format(
+            recent=transforms.window_start(DAY, transforms.RECENT_DAYS),
+            first=first,
+            day=DAY,
+            target=target,
+        )
+        started = time.perf_counter()
+        connection.execute(
+            sql,
+            {
+                "lines": DeltaTable(SILVER_SALES_LINES.path(str(lake))).file_uris(),
+                "stock": DeltaTable(STOCK_LEVELS.path(str(lake))).file_uris(),
+                "stores": str(landing / "reference" / "stores.csv"),
+                "products": str(landing / "reference" / "products.csv"),
+            },
+        )
+        duck_seconds = time.perf_counter() - started
+        result = connection.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()
+        duck_rows = int(result[0]) if result else -1
+
+        print(
+            f"promotions velocity: {args.stores} stores x {DAYS} days x {args.lines} lines "
+            f"= {total:,} sales lines, {args.skus:,} SKUs (setup {setup:.0f} s, not timed)"
+        )
+        print(f"  spark local[{CORES}]  {spark_seconds:7.1f} s  {spark_rows:,} velocity rows")
+        print(f"  duckdb {CORES} threads {duck_seconds:7.1f} s  {duck_rows:,} velocity rows")
+        print(f"  ratio spark / duckdb: {spark_seconds / duck_seconds:.2f}")
+        return 0 if spark_rows == duck_rows else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
