@@ -105,25 +105,23 @@ def product_velocity(
         .join(F.broadcast(stores_df.select("store_id", "region")), "store_id")
         .join(F.broadcast(products_df.select("sku", "category")), "sku")
     )
-    figures = [F.sum(c).cast("long").alias(c) for c in ("units_7d", "units_28d", "on_hand")]
+    # Each store row counts once at its store, once in its region, once in the chain: one
+    # pass over the lines and one aggregation (three unions would scan the lines thrice).
+    level = F.explode(F.array(*[F.lit(x) for x in (LEVEL_STORE, LEVEL_REGION, LEVEL_CHAIN)]))
     levels = (
-        per_store.withColumn("level", F.lit(LEVEL_STORE))
-        .unionByName(
-            per_store.groupBy("region", "sku", "category")
-            .agg(*figures)
-            .withColumns({"level": F.lit(LEVEL_REGION), "store_id": F.lit(None).cast("int")})
+        per_store.withColumn("level", level)
+        .select(
+            "level",
+            F.when(F.col("level") != LEVEL_CHAIN, F.col("region")).alias("region"),
+            F.when(F.col("level") == LEVEL_STORE, F.col("store_id")).alias("store_id"),
+            "sku",
+            "category",
+            "units_7d",
+            "units_28d",
+            "on_hand",
         )
-        .unionByName(
-            per_store.groupBy("sku", "category")
-            .agg(*figures)
-            .withColumns(
-                {
-                    "level": F.lit(LEVEL_CHAIN),
-                    "region": F.lit(None).cast("string"),
-                    "store_id": F.lit(None).cast("int"),
-                }
-            )
-        )
+        .groupBy("level", "region", "store_id", "sku", "category")
+        .agg(*[F.sum(c).cast("long").alias(c) for c in ("units_7d", "units_28d", "on_hand")])
     )
     return levels.transform(_ratios).transform(_ranked).withColumn("as_of_date", F.lit(run_date))
 
