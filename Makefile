@@ -72,6 +72,7 @@ bench: setup
 	$(PY) -m benchmarks.sales
 	$(PY) -m benchmarks.inventory
 	$(PY) -m benchmarks.customers
+	$(PY) -m benchmarks.promotions
 	$(PY) -m benchmarks.dag_parse
 
 clean:

@@ -198,7 +198,7 @@ def test_every_spark_application_airflow_submits_is_accepted_by_the_server(
     the same body with the `spec.labels` the provider adds on its own would be refused."""
     admin = cluster.client()
     tasks = spark_tasks(load_settings("kubernetes"))
-    assert len(tasks) == 7  # retail_daily 4, inventory_sync 1, maintenance 1, customers_daily 1
+    assert len(tasks) == 8  # retail_daily 5, inventory_sync 1, maintenance 1, customers_daily 1
     for task in tasks:
         body = submitted_body(task, monkeypatch)
         assert body["metadata"]["namespace"] == SPARK_NS

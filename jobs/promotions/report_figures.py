@@ -12,18 +12,10 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.contracts.pos import MISSING_STORE_FILE
 from jobs.promotions.tables import DAILY_SALES_REPORT, LEVEL_CHAIN
+from jobs.sales.transforms import RECONCILIATION_METRICS
 
-# ops.dq_results metrics that are not quarantine rules (DQ_RESULTS' comment).
-RECONCILIATION_METRICS = (
-    "input_lines",
-    "valid_distinct",
-    "quarantined",
-    "duplicates",
-    "superseded",
-    "missing_store_file",
-)
-MISSING_STORE_FILE = "missing_store_file"
 FAST_MOVERS_SHOWN = 10
 _VALUE = DAILY_SALES_REPORT.schema["value"].dataType
 
@@ -185,7 +177,7 @@ def campaigns(performance_df: DataFrame) -> DataFrame:
 def quality(dq_df: DataFrame, stores_df: DataFrame) -> DataFrame:
     """Quarantined POS lines by rule, and the stores whose file did not arrive."""
     rules = (
-        dq_df.where(~F.col("metric").isin(*RECONCILIATION_METRICS))
+        dq_df.where(~F.col("metric").isin(*RECONCILIATION_METRICS, MISSING_STORE_FILE))
         .groupBy(F.col("metric").alias("item"))
         .agg(F.sum("value").alias("lines"))
         .where(F.col("lines") > 0)

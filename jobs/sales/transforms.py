@@ -229,9 +229,20 @@ def rule_counts(quarantined_df: DataFrame) -> DataFrame:
     )
 
 
+# The reconciliation figures of ops.dq_results; its other metrics are missing_store_file and
+# the quarantine rules' names.
+RECONCILIATION_METRICS = (
+    "input_lines",
+    "valid_distinct",
+    "quarantined",
+    "duplicates",
+    "superseded",
+)
+
+
 def figures_to_metrics(figures_df: DataFrame) -> DataFrame:
     """The reconciliation figures as (sale_date, store_id, metric, value) rows."""
-    names = ["input_lines", "valid_distinct", "quarantined", "duplicates", "superseded"]
+    names = RECONCILIATION_METRICS
     stacked = F.explode(
         F.array(
             *[
