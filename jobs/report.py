@@ -110,12 +110,26 @@ def sections(rows: list[dict[str, Any]]) -> dict[str, list[Item]]:
     return {name: [items[p] for p in sorted(items)] for name, items in grouped.items()}
 
 
-def _cell(section: str, item: Item, metric: str) -> str:
-    value = item.figures.get(metric, (None, None))[0]
+def _figure(
+    tag: str,
+    section: str,
+    item: Item,
+    metric: str,
+    value: Decimal | None,
+    css: str | None = None,
+    shown_as: str | None = None,
+) -> str:
+    """One figure in an element tagged with its section, item and metric (what the browser
+    test finds it by), printed as `shown_as` (default: the metric) is."""
+    css_attribute = f' class="{css}"' if css else ""
     return (
-        f'<td class="num" data-section="{section}" data-item="{escape(item.name)}" '
-        f'data-metric="{metric}">{format_figure(metric, value)}</td>'
+        f'<{tag}{css_attribute} data-section="{section}" data-item="{escape(item.name)}" '
+        f'data-metric="{metric}">{format_figure(shown_as or metric, value)}</{tag}>'
     )
+
+
+def _value(item: Item, metric: str) -> Decimal | None:
+    return item.figures.get(metric, (None, None))[0]
 
 
 def _table(section: str, items: list[Item], metrics: tuple[str, ...], compare: bool) -> str:
@@ -124,14 +138,12 @@ def _table(section: str, items: list[Item], metrics: tuple[str, ...], compare: b
         header += "<th>Last week</th><th>Change</th>"
     body = []
     for item in items:
-        cells = "".join(_cell(section, item, m) for m in metrics)
+        cells = "".join(_figure("td", section, item, m, _value(item, m), "num") for m in metrics)
         if compare:
             value, week = item.figures.get(metrics[0], (None, None))
-            cells += (
-                f'<td class="num" data-section="{section}" data-item="{escape(item.name)}" '
-                f'data-metric="{metrics[0]}_last_week">{format_figure(metrics[0], week)}</td>'
-                f'<td class="num">{format_change(value, week)}</td>'
-            )
+            last_week = f"{metrics[0]}_last_week"
+            cells += _figure("td", section, item, last_week, week, "num", shown_as=metrics[0])
+            cells += f'<td class="num">{format_change(value, week)}</td>'
         body.append(f"<tr><th scope=row>{escape(item.name)}</th>{cells}</tr>")
     return (
         f'<table id="{section}"><thead><tr><th></th>{header}</tr></thead>'
@@ -194,19 +206,17 @@ def _totals(items: list[Item]) -> str:
     for item in items:
         value, week = item.figures.get("net_sales", (None, None))
         details = "".join(
-            f'<div>{LABELS[m]}: <span data-section=totals data-item="{escape(item.name)}" '
-            f'data-metric="{m}">{format_figure(m, item.figures.get(m, (None, None))[0])}</span>'
-            "</div>"
+            f"<div>{LABELS[m]}: {_figure('span', 'totals', item, m, _value(item, m))}</div>"
             for m in ("units_sold", "units_returned", "lines")
+        )
+        last_week = _figure(
+            "span", "totals", item, "net_sales_last_week", week, shown_as="net_sales"
         )
         cards.append(
             f'<div class="card"><div>{escape(item.name)}</div>'
-            f'<div class="big" data-section=totals data-item="{escape(item.name)}" '
-            f'data-metric="net_sales">{format_figure("net_sales", value)}</div>'
-            f"<div>same day last week: <span data-section=totals "
-            f'data-item="{escape(item.name)}" data-metric="net_sales_last_week">'
-            f"{format_figure('net_sales', week)}</span> "
-            f"({format_change(value, week)})</div>{details}</div>"
+            f"{_figure('div', 'totals', item, 'net_sales', value, 'big')}"
+            f"<div>same day last week: {last_week} ({format_change(value, week)})</div>"
+            f"{details}</div>"
         )
     return f'<div class="cards" id="totals">{"".join(cards)}</div>'
 
