@@ -29,6 +29,7 @@ setup: $(STAMP)
 	@$(PY) -m jobs.doctor || { \
 	  echo "repairing pyspark (pyspark-client clash)"; \
 	  $(PY) -m pip install -q --force-reinstall --no-deps pyspark==4.2.0 && $(PY) -m jobs.doctor; }
+	@$(PY) -m jobs.doctor --class-archive
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) > /dev/null || { echo "$(PYTHON) is required"; exit 1; }

@@ -49,12 +49,19 @@ def local_env(
     and sizes, written to work/conf; the environment that picks it (RETAILMAX_CONF_DIR) for a
     child process, and the same settings for Spark in this process."""
     conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
+    local = load_settings("local")
     conf["paths"] = {
         "landing_root": str(landing),
         "lake_root": str(lake),
-        "jar_cache": load_settings("local").paths.jar_cache,
+        "jar_cache": local.paths.jar_cache,
     }
-    conf["spark"].update({"master": f"local[{cores}]", "driver_memory": driver_memory})
+    conf["spark"].update(
+        {
+            "master": f"local[{cores}]",
+            "driver_memory": driver_memory,
+            "class_archive": local.spark.class_archive,
+        }
+    )
     (work / "conf").mkdir(exist_ok=True)
     (work / "conf" / "local.yaml").write_text(yaml.safe_dump(conf))
     env = {**os.environ, "RETAILMAX_CONF_DIR": str(work / "conf")}

@@ -46,6 +46,11 @@ class SparkSettings(_Strict):
     driver_memory: str = "2g"
     ui_enabled: bool = False
     jars: Literal["cache", "image"]
+    # Extra options of the driver's JVM, added to the UTC time zone the factory always sets.
+    driver_java_options: list[str] = Field(default_factory=list)
+    # A class-data archive of Spark's classes (`make setup` writes it once): when the file
+    # exists the driver JVM maps it instead of loading and verifying the classes one by one.
+    class_archive: str | None = None
     conf: dict[str, str] = Field(default_factory=dict)
 
 
@@ -375,4 +380,8 @@ def _resolve_relative_paths(settings: Settings, base: Path) -> Settings:
         else str((base / value).resolve())
         for name, value in settings.paths.model_dump().items()
     }
-    return settings.model_copy(update={"paths": PathSettings(**resolved)})
+    spark = settings.spark
+    if spark.class_archive and not Path(spark.class_archive).is_absolute():
+        archive = str((base / spark.class_archive).resolve())
+        spark = spark.model_copy(update={"class_archive": archive})
+    return settings.model_copy(update={"paths": PathSettings(**resolved), "spark": spark})

@@ -15,6 +15,17 @@ if TYPE_CHECKING:
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 SESSION_TIME_ZONE = "UTC"
+UTC_JVM_OPTION = "-Duser.timezone=UTC"
+
+
+def driver_java_options(settings: Settings) -> str:
+    """The driver JVM's options: UTC, conf's `driver_java_options`, and the class-data archive
+    when `make setup` has written it (a missing archive is skipped, never an error)."""
+    options = [UTC_JVM_OPTION, *settings.spark.driver_java_options]
+    archive = settings.spark.class_archive
+    if archive and Path(archive).is_file():
+        options.append(f"-XX:SharedArchiveFile={archive}")
+    return " ".join(options)
 
 
 def spark_conf(settings: Settings, extra_conf: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -28,8 +39,8 @@ def spark_conf(settings: Settings, extra_conf: Mapping[str, str] | None = None) 
         "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
         # Java 17 + UTC everywhere: parsing of local timestamps never depends on the host zone.
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": driver_java_options(settings),
+        "spark.executor.extraJavaOptions": UTC_JVM_OPTION,
     }
     if settings.spark.jars == "cache":
         # Local: the jars `make setup` fetched once; nothing is resolved or downloaded here.

@@ -60,8 +60,7 @@ def world(
 ) -> World:
     """A conf dir (shards of 2 stores, no retries, small Spark), a fresh AIRFLOW_HOME, migrated."""
     root = tmp_path_factory.mktemp("airflow_run")
-    jar_cache = local_settings.paths.jar_cache
-    _, base = run_conf("local", root, clean_landing, jar_cache, {"master": "local[2]"})
+    _, base = run_conf("local", root, clean_landing, local_settings, {"master": "local[2]"})
     world = World(root, root / "lake", root / "airflow", local_settings, base)
     migrate(local_settings, local_airflow_env(local_settings, world.home, base=base))
     return world

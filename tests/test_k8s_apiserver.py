@@ -23,6 +23,7 @@ from jobs.jars import required_jars
 from jobs.orchestration.local_airflow import dags_test, local_airflow_env, migrate
 from jobs.orchestration.receivers import Inbox, alert_receivers
 from jobs.settings import Settings, load_settings
+from jobs.spark import driver_java_options
 from tests.airflow_runs import (
     DAY,
     NO_DATA_DAY,
@@ -345,6 +346,7 @@ class Deployment:
     env: dict[str, str]
     home: Path
     kubeconfig: Path
+    local: Settings
 
     def run(self, day: date) -> Submitted:
         """`airflow dags test retail_daily <day>` on the kubernetes backend, the double running
@@ -358,7 +360,7 @@ class Deployment:
             self.cluster,
             SPARK_NS,
             self.root / f"drivers-{day}",
-            partial(_local_driver, Path(self.settings.paths.jar_cache)),
+            partial(_local_driver, self.local),
             driver_env,
         )
         inbox: Inbox
@@ -377,8 +379,11 @@ class Deployment:
         return Submitted(code, log_path.read_text(), emails, posts, operator.applications_seen)
 
 
-def _local_driver(jar_cache: Path, main_file: Path, arguments: list[str]) -> list[str]:
-    """The driver the kubelet would start, as spark-submit on local Spark with Delta's jars."""
+def _local_driver(local: Settings, main_file: Path, arguments: list[str]) -> list[str]:
+    """The driver the kubelet would start, as spark-submit on local Spark with Delta's jars
+    (and the local backend's JVM options for short drivers: the container's JVM is not what
+    these tests are about)."""
+    jar_cache = Path(local.paths.jar_cache)
     jars = ",".join(str(jar_cache / jar.file_name) for jar in required_jars())
     spark_submit = Path(sys.executable).parent / "spark-submit"
     return [
@@ -387,6 +392,8 @@ def _local_driver(jar_cache: Path, main_file: Path, arguments: list[str]) -> lis
         "local[2]",
         "--driver-memory",
         "1g",
+        "--conf",
+        f"spark.driver.extraJavaOptions={driver_java_options(local)}",
         "--jars",
         jars,
         str(main_file),
@@ -404,16 +411,15 @@ def deployment(
     """conf/kubernetes.yaml with the lake on local disk, shards of 2 stores, no retries; a
     migrated AIRFLOW_HOME; Airflow's connection authenticated as its worker service account."""
     root = tmp_path_factory.mktemp("k8s_run")
-    jar_cache = local_settings.paths.jar_cache
     settings, env = run_conf(
-        "kubernetes", root, clean_landing, jar_cache, {"shuffle_partitions": 4}
+        "kubernetes", root, clean_landing, local_settings, {"shuffle_partitions": 4}
     )
     admin = cluster.client()
     worker = Client(cluster.server, _token(admin, AIRFLOW_NS, AIRFLOW_SA), cluster.ca_file)
     kubeconfig = worker.kubeconfig(root / "kubeconfig", AIRFLOW_SA)
     home = root / "airflow"
     migrate(settings, local_airflow_env(settings, home, base=env))
-    return Deployment(cluster, root, root / "lake", settings, env, home, kubeconfig)
+    return Deployment(cluster, root, root / "lake", settings, env, home, kubeconfig, local_settings)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -58,6 +59,15 @@ def print_summary(lake_root: str, days: list[date], inbox: Inbox) -> None:
     print(f"lake: {lake_root}")
 
 
+def _progress(started: float) -> Callable[[str], None]:
+    """Prints each task's start and end with the seconds since the run started."""
+
+    def show(event: str) -> None:
+        print(f"  {time.perf_counter() - started:5.0f}s  {event}", flush=True)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Generates, runs retail_daily per day through Airflow, prints the summary."""
     parser = argparse.ArgumentParser(prog="python -m jobs.orchestration.demo")
@@ -93,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         for day in days:
             log_file = logs / f"retail_daily_{day}.log"
             started = time.perf_counter()
+            print(f"retail_daily {day}: running (log {log_file})", flush=True)
             with log_file.open("w") as out:
-                sys.stdout.flush()
-                code = dags_test("retail_daily", str(day), env, stdout=out)
+                code = dags_test(
+                    "retail_daily", str(day), env, stdout=out, progress=_progress(started)
+                )
             status = "success" if code == 0 else f"FAILED (exit {code})"
             seconds = time.perf_counter() - started
             print(f"retail_daily {day}: {status} in {seconds:.0f}s - log {log_file}", flush=True)

@@ -20,6 +20,7 @@ from jobs.jars import required_jars
 from jobs.orchestration.alerts import EmailAlert, WebhookAlert
 from jobs.orchestration.assets import job_outlets
 from jobs.settings import PROJECT_ROOT, Settings
+from jobs.spark import driver_java_options
 
 K8S_DIR = PROJECT_ROOT / "k8s"
 SPARK_APPLICATIONS = "spark-applications"  # one template per job: <job>.yaml
@@ -168,6 +169,9 @@ def _local_submit_args(settings: Settings, job: str) -> dict[str, Any]:
         "name": f"retailmax-{job}",
         "jars": jars,
         "driver_memory": settings.spark.driver_memory,
+        # spark-submit starts the driver JVM before the job's session exists: its options
+        # must be on the command line (the session factory's copy would come too late).
+        "conf": {"spark.driver.extraJavaOptions": driver_java_options(settings)},
         "env_vars": {
             "PYSPARK_PYTHON": sys.executable,
             "PYSPARK_DRIVER_PYTHON": sys.executable,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +24,8 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 # in the task log instead of reaching anybody.
 UNREACHABLE = ("127.0.0.1", 9)
 SALT_VARIABLE = "RETAILMAX_PII_SALT"  # jobs.customers reads it; an exported one wins
+# What `airflow dags test` logs around each task it runs.
+TASK_EVENT = re.compile(r"\[DAG TEST\] (starting|end) task task_id=(\S+) map_index=(-?\d+)")
 
 
 def local_pii_salt(home: Path) -> str:
@@ -101,11 +104,31 @@ def migrate(settings: Settings, env: Mapping[str, str]) -> None:
 
 
 def dags_test(
-    dag_id: str, logical_date: str, env: Mapping[str, str], stdout: IO[str] | None = None
+    dag_id: str,
+    logical_date: str,
+    env: Mapping[str, str],
+    stdout: IO[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> int:
-    """`airflow dags test DAG DATE`: one real DAG run, every task in turn; its exit code."""
+    """`airflow dags test DAG DATE`: one real DAG run, every task in turn; its exit code.
+
+    With `progress`, the output is also read line by line and each task's start and end (as
+    `airflow dags test` logs them) is passed on as `task_id[ map_index] started|ended`."""
     command = [AIRFLOW, "dags", "test", dag_id, logical_date]
-    return subprocess.run(command, env=env, stdout=stdout, stderr=subprocess.STDOUT).returncode
+    if progress is None:
+        return subprocess.run(command, env=env, stdout=stdout, stderr=subprocess.STDOUT).returncode
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if stdout is not None:
+            stdout.write(line)
+        if match := TASK_EVENT.search(line):
+            event, task_id, map_index = match.groups()
+            mapped = "" if map_index == "-1" else f"[{map_index}]"
+            progress(f"{task_id}{mapped} {'started' if event == 'starting' else 'ended'}")
+    return process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

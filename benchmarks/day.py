@@ -1,0 +1,172 @@
+"""A retail_daily day at demo scale, step by step, each step a fresh spark-submit as the local
+Airflow runs it, with a per-phase profile of every step.
+
+    .venv/bin/python -m benchmarks.day                 # 50 stores x 2,000 lines, as make demo
+    .venv/bin/python -m benchmarks.day --stores 50 --json day.json
+
+Generates two days like `make demo` (anomalies included), runs day 1 (the lake's first day,
+the opening stock included), then day 2. Each step's command line is the one Airflow's
+SparkSubmitHook builds from the operator factory's arguments (same master, jars, driver memory,
+conf, environment); only the application is benchmarks/phases.py, which runs the same CLI and
+records where the time goes (session start, Delta writes, driver actions). The figure the
+issue targets is day 2's total. The peer is DuckDB computing the day's store sales from the
+same POS files (the floor of the day's main aggregate, not the same work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import local_env
+from benchmarks.phases import PREFIX
+from jobs.settings import PROJECT_ROOT, Settings
+
+PHASES_APP = str(PROJECT_ROOT / "benchmarks" / "phases.py")
+START = date(2024, 3, 4)
+SHOWN_PHASES = 6
+
+
+def steps(day: date, stores: int, per_shard: int) -> list[tuple[str, list[str]]]:
+    """retail_daily's Spark steps for `day`, in order: (job, CLI arguments)."""
+    shards = [
+        (first, min(first + per_shard - 1, stores)) for first in range(1, stores + 1, per_shard)
+    ]
+    sales = [
+        ("sales", ["run", "sales", "--date", str(day), "--stores", f"{a}-{b}"]) for a, b in shards
+    ]
+    rest = ["sales-gold", "inventory", "promotions", "report"]
+    return [*sales, *((job, ["run", job, "--date", str(day)]) for job in rest)]
+
+
+def submit_command(
+    settings: Settings, job: str, arguments: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The spark-submit command line Airflow's SparkSubmitHook builds for this step, and the
+    environment variables the operator adds to the process."""
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+
+    from jobs.orchestration.factory import _local_submit_args
+
+    kwargs = _local_submit_args(settings, job)
+    kwargs.pop("application")
+    hook = SparkSubmitHook(**kwargs, application_args=[*arguments, "--env", "local"])
+    command: list[str] = hook._build_spark_submit_command(PHASES_APP)
+    return command, kwargs["env_vars"]
+
+
+def run_step(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Runs one step; its wall time, and its phases as benchmarks/phases.py reported them."""
+    env = {**env, "PYTHONPATH": str(PROJECT_ROOT)}
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command[-6:])} failed:\n{result.stderr[-3000:]}")
+    # spark-submit passes the Python process's stderr on to its own stdout
+    output = result.stdout + result.stderr
+    reports = [line for line in output.splitlines() if line.startswith(PREFIX)]
+    if not reports:
+        raise SystemExit(f"no {PREFIX.strip()} line from {' '.join(command)}:\n{output[-3000:]}")
+    report = json.loads(reports[-1].removeprefix(PREFIX))
+    return {"wall": wall, **report}
+
+
+def duckdb_day(landing: Path, day: date) -> float:
+    """Seconds for DuckDB (2 threads) to compute the day's net sales per store from POS files."""
+    import duckdb
+
+    started = time.perf_counter()
+    connection = duckdb.connect()
+    connection.execute("SET threads = 2")
+    pattern = str(landing / "pos" / f"sale_date={day}" / "**" / "*.csv*")
+    connection.execute(
+        "SELECT store_id, count(*), sum(try_cast(quantity AS DECIMAL(12, 3)) * "
+        "try_cast(unit_price AS DECIMAL(12, 2)) - try_cast(discount_amount AS DECIMAL(12, 2))) "
+        f"FROM read_csv('{pattern}', header = true, all_varchar = true, "
+        "hive_partitioning = false, union_by_name = true) GROUP BY store_id"
+    ).fetchall()
+    return time.perf_counter() - started
+
+
+def print_step(job: str, arguments: list[str], figures: dict[str, Any]) -> None:
+    """One line per step, then its heaviest phases."""
+    by_label: dict[str, float] = defaultdict(float)
+    for label, seconds in figures["phases"]:
+        by_label[label] += seconds
+    measured = sum(by_label.values())
+    print(
+        f"  {' '.join(arguments[1:]):<42} {figures['wall']:6.1f} s"
+        f"  (in phases {measured:5.1f} s, outside {figures['wall'] - measured:5.1f} s)"
+    )
+    for label, seconds in sorted(by_label.items(), key=lambda kv: -kv[1])[:SHOWN_PHASES]:
+        print(f"      {seconds:6.1f} s  {label}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generates, runs two days step by step, prints the profile."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.day")
+    parser.add_argument("--stores", type=int, default=50)
+    parser.add_argument("--lines-per-store", type=int, default=2000)
+    parser.add_argument("--per-shard", type=int, default=25)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+
+    from jobs.generate import GenerateOptions, generate
+
+    work = Path(tempfile.mkdtemp(prefix="retailmax-bench-day-"))
+    landing, lake = work / "landing", work / "lake"
+    generate(
+        GenerateOptions(
+            landing,
+            stores=args.stores,
+            days=2,
+            start=START,
+            seed=42,
+            anomalies=0.002,
+            lines_per_store=args.lines_per_store,
+            progress=False,
+        )
+    )
+    env, settings = local_env(work, landing, lake, args.cores, "4g")
+    env.update(
+        {
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW_HOME": str(work / "airflow"),
+            f"AIRFLOW_CONN_{settings.orchestration.spark_conn_id.upper()}": json.dumps(
+                {"conn_type": "spark", "host": f"local[{args.cores}]"}
+            ),
+            "RETAILMAX_PII_SALT": "benchmark-salt-0123456789",
+        }
+    )
+    os.environ.update(env)  # the hook reads the connection from this process's environment
+    results: dict[str, Any] = {"stores": args.stores, "days": {}}
+    for day in (START, START + timedelta(days=1)):
+        print(f"{day} ({'first day of the lake' if day == START else 'a later day'}):")
+        total = 0.0
+        day_figures = []
+        for job, arguments in steps(day, args.stores, args.per_shard):
+            command, step_env = submit_command(settings, job, arguments)
+            figures = run_step(command, {**env, **step_env})
+            print_step(job, arguments, figures)
+            total += figures["wall"]
+            day_figures.append({"step": " ".join(arguments[1:]), **figures})
+        peer = duckdb_day(landing, day)
+        print(f"  total {total:.1f} s (DuckDB's store sales of the same files: {peer:.2f} s)\n")
+        results["days"][str(day)] = {"total": total, "duckdb": peer, "steps": day_figures}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
