@@ -69,6 +69,7 @@ unit: setup k8s-tools
 test: lint typecheck unit
 
 bench: setup
+	$(PY) -m benchmarks.day
 	$(PY) -m benchmarks.generate
 	$(PY) -m benchmarks.sales
 	$(PY) -m benchmarks.inventory

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-shard", type=int, default=25)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the landing and the lake")
     args = parser.parse_args(argv)
 
     from jobs.generate import GenerateOptions, generate
@@ -165,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         results["days"][str(day)] = {"total": total, "duckdb": peer, "steps": day_figures}
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    if args.keep:
+        print(f"landing, lake and conf kept in {work}")
+    else:
+        shutil.rmtree(work)
     return 0
 
 

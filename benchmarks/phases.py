@@ -55,19 +55,25 @@ def _timed(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 def install() -> None:
     """Wraps the session start, Delta writes and driver actions."""
-    from delta.tables import DeltaMergeBuilder
-    from pyspark.sql import DataFrameWriter, SparkSession
+    from delta.tables import DeltaMergeBuilder, DeltaTable, DeltaTableBuilder
+    from pyspark.sql import DataFrameReader, DataFrameWriter, SparkSession
     from pyspark.sql.classic.dataframe import DataFrame
 
     targets: list[tuple[Any, str, str]] = [
         (SparkSession.Builder, "getOrCreate", "session"),
         (DataFrameWriter, "save", "write"),
+        *((DataFrameReader, name, f"read.{name}") for name in ("load", "csv", "json")),
         (DeltaMergeBuilder, "execute", "merge"),
+        (DeltaTableBuilder, "execute", "create"),
+        (SparkSession, "createDataFrame", "createDataFrame"),
         *((DataFrame, name, name) for name in ("count", "collect", "first", "isEmpty")),
         (DataFrame, "toPandas", "toPandas"),
     ]
     for owner, name, kind in targets:
         setattr(owner, name, _timed(kind, getattr(owner, name)))
+    for name in ("isDeltaTable", "forPath"):  # class methods: wrap the underlying function
+        function = getattr(DeltaTable, name).__func__
+        setattr(DeltaTable, name, classmethod(_timed(name, function)))
     atexit.register(_report)
 
 

@@ -57,9 +57,16 @@ def get_spark(
     app_name: str | None = None,
     extra_conf: Mapping[str, str] | None = None,
 ) -> SparkSession:
-    """Returns the (possibly existing) Spark session for these settings, Delta enabled."""
+    """The process's Spark session: the active one as it is, else a new one for these settings.
+
+    A job process makes one session; in the tests every job shares the session the fixture
+    made, and re-applying a job's conf to it (shuffle partitions, say) would make later tests
+    depend on which job ran before them."""
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
     builder = SparkSession.builder.appName(app_name or settings.spark.app_name)
     if settings.spark.master:
         builder = builder.master(settings.spark.master)

@@ -33,15 +33,18 @@ def run_conf(
     env: str, root: Path, landing: Path, local: Settings, spark: dict[str, Any]
 ) -> tuple[Settings, dict[str, str]]:
     """conf/<env>.yaml with its paths under `root` (the jar cache and the class archive of
-    `local`), small Spark (+ `spark`), shards of 2 stores and no retries (a failure alerts at
-    once), written to a conf dir; the settings and the base environment of the run."""
+    `local`), small Spark (+ `spark`; its `conf` entries added to the file's), shards of 2
+    stores and no retries (a failure alerts at once), written to a conf dir; the settings and
+    the base environment of the run."""
     conf = yaml.safe_load((PROJECT_ROOT / "conf" / f"{env}.yaml").read_text())
     conf["paths"] = {
         "landing_root": str(landing),
         "lake_root": str(root / "lake"),
         "jar_cache": local.paths.jar_cache,
     }
+    extra_conf = spark.pop("conf", {})
     conf["spark"].update({"driver_memory": "1g", "ui_enabled": False, **spark})
+    conf["spark"]["conf"] = {**conf["spark"].get("conf", {}), **extra_conf}
     if "class_archive" in conf["spark"]:
         conf["spark"]["class_archive"] = local.spark.class_archive
     conf["sharding"]["stores_per_shard"] = 2

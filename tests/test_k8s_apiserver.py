@@ -411,8 +411,11 @@ def deployment(
     """conf/kubernetes.yaml with the lake on local disk, shards of 2 stores, no retries; a
     migrated AIRFLOW_HOME; Airflow's connection authenticated as its worker service account."""
     root = tmp_path_factory.mktemp("k8s_run")
+    # The drivers run on local Spark with 2 cores: Delta's log replay in 2 tasks as the local
+    # conf has it, not Delta's default of 50 (sized for a cluster's executors).
+    small = {"spark.databricks.delta.snapshotPartitions": "2"}
     settings, env = run_conf(
-        "kubernetes", root, clean_landing, local_settings, {"shuffle_partitions": 4}
+        "kubernetes", root, clean_landing, local_settings, {"shuffle_partitions": 4, "conf": small}
     )
     admin = cluster.client()
     worker = Client(cluster.server, _token(admin, AIRFLOW_NS, AIRFLOW_SA), cluster.ca_file)

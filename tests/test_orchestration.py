@@ -125,6 +125,38 @@ def test_a_local_shard_is_spark_submit_of_the_cli_with_delta_jars(local: Setting
     assert task.env_vars["PYSPARK_PYTHON"] == sys.executable
 
 
+def test_a_local_shard_starts_its_driver_jvm_with_the_confs_options(
+    local: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+
+    archive = tmp_path / "spark-classes.jsa"
+    archive.write_bytes(b"")
+    spark = local.spark.model_copy(
+        update={"driver_java_options": ["-XX:TieredStopAtLevel=1"], "class_archive": str(archive)}
+    )
+    task = unmapped_shard(build_retail_daily(local.model_copy(update={"spark": spark})), SHARD_ARGS)
+    # The command line Airflow's own hook builds from the operator: the options must be on it,
+    # since spark-submit starts the driver's JVM before the job's session exists.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RETAILMAX_TEST_SPARK", '{"conn_type": "spark", "host": "local"}'
+    )
+    hook = SparkSubmitHook(conf=task.conf, conn_id="retailmax_test_spark")
+    command = hook._build_spark_submit_command(task.application)
+    options = f"-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:SharedArchiveFile={archive}"
+    assert command[command.index(f"spark.driver.extraJavaOptions={options}") - 1] == "--conf"
+
+
+def test_a_missing_class_archive_is_left_out_of_the_jvm_options(
+    local: Settings, tmp_path: Path
+) -> None:
+    spark = local.spark.model_copy(
+        update={"driver_java_options": [], "class_archive": str(tmp_path / "none.jsa")}
+    )
+    task = unmapped_shard(build_retail_daily(local.model_copy(update={"spark": spark})), SHARD_ARGS)
+    assert task.conf == {"spark.driver.extraJavaOptions": "-Duser.timezone=UTC"}
+
+
 def test_a_kubernetes_shard_is_a_hardened_spark_application_from_conf(
     kubernetes: Settings,
 ) -> None:

@@ -35,6 +35,7 @@ def process_env(tmp_path: Path, settings: Settings, landing: Path, lake: Path) -
     }
     conf["spark"]["master"] = "local[1]"
     conf["spark"]["driver_memory"] = "1g"
+    conf["spark"]["class_archive"] = settings.spark.class_archive
     conf["quality"] = {"max_reject_rate": 1.0, "max_missing_store_files": 100}
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir(exist_ok=True)
