@@ -107,12 +107,14 @@ def _rendered_commands(home: Path, day: date) -> list[list[str]]:
     with sqlite3.connect(home / "airflow.db") as db:
         rows = db.execute(
             "SELECT r.rendered_fields FROM rendered_task_instance_fields r "
+            "JOIN dag_run d ON d.dag_id = r.dag_id AND d.run_id = r.run_id "
             "JOIN task_instance t ON t.dag_id = r.dag_id AND t.task_id = r.task_id "
             "AND t.run_id = r.run_id AND t.map_index = r.map_index "
-            "WHERE r.dag_id = 'retail_daily' AND r.run_id LIKE ? ORDER BY t.start_date",
-            (f"%{day}%",),
+            "WHERE r.dag_id = 'retail_daily' AND date(d.logical_date) = ? ORDER BY t.start_date",
+            (str(day),),
         ).fetchall()
-    return [json.loads(fields)["application_args"] for (fields,) in rows]
+    fields = [json.loads(row) for (row,) in rows]
+    return [task["application_args"] for task in fields if "application_args" in task]
 
 
 @pytest.mark.usefixtures("spark")
