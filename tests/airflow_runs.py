@@ -4,7 +4,7 @@ their environment, and the checks of gold rows and failure alerts."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +27,7 @@ class Run:
     log: str
     emails: list[Any]
     posts: list[Any]
+    progress: list[str] = field(default_factory=list)
 
 
 def run_conf(

@@ -51,9 +51,12 @@ class World:
                 self.settings, self.home, inbox.smtp_port, inbox.webhook_url, base=self.base_env
             )
             log_path = self.root / f"dags_test_{day}_{len(list(self.root.glob('*.log')))}.log"
+            progress: list[str] = []
             with log_path.open("w") as out:
-                code = dags_test("retail_daily", str(day), env, stdout=out)
-        return Run(code, log_path.read_text(), list(inbox.emails), list(inbox.posts))
+                code = dags_test(
+                    "retail_daily", str(day), env, stdout=out, progress=progress.append
+                )
+        return Run(code, log_path.read_text(), list(inbox.emails), list(inbox.posts), progress)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +79,20 @@ def first_run(world: World) -> Run:
 def test_retail_daily_succeeds_without_alerts(first_run: Run) -> None:
     assert first_run.code == 0, first_run.log[-4000:]
     assert (first_run.emails, first_run.posts) == ([], [])
+
+
+def test_each_tasks_end_is_reported_as_it_happens(first_run: Run) -> None:
+    # What `make demo` prints while a day runs, read from the real `airflow dags test` output.
+    shards = sorted(first_run.progress[1:3])
+    assert first_run.progress[:1] + shards + first_run.progress[3:] == [
+        "plan_sales_shards ended",
+        "sales[0] ended",
+        "sales[1] ended",
+        "sales_gold ended",
+        "inventory_daily ended",
+        "promotions ended",
+        "daily_report ended",
+    ]
 
 
 def test_gold_rows_equal_an_independent_computation(

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -334,7 +334,7 @@ def test_a_real_airflow_token_is_refused_secrets_by_the_server(cluster: ApiServe
 
 @dataclass
 class Submitted(Run):
-    applications: list[dict[str, Any]]
+    applications: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -376,7 +376,9 @@ class Deployment:
                 code = dags_test("retail_daily", str(day), env, stdout=out)
         assert operator.errors == [], operator.errors
         emails, posts = list(inbox.emails), list(inbox.posts)
-        return Submitted(code, log_path.read_text(), emails, posts, operator.applications_seen)
+        return Submitted(
+            code, log_path.read_text(), emails, posts, applications=operator.applications_seen
+        )
 
 
 def _local_driver(local: Settings, main_file: Path, arguments: list[str]) -> list[str]:

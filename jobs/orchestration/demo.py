@@ -60,7 +60,7 @@ def print_summary(lake_root: str, days: list[date], inbox: Inbox) -> None:
 
 
 def _progress(started: float) -> Callable[[str], None]:
-    """Prints each task's start and end with the seconds since the run started."""
+    """Prints each task's end with the seconds since the run started."""
 
     def show(event: str) -> None:
         print(f"  {time.perf_counter() - started:5.0f}s  {event}", flush=True)
