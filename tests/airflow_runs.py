@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from jobs.settings import PROJECT_ROOT, Settings
+from tests.conftest import TEST_JVM_OPTIONS
 from tests.pos_oracle import expected_daily_store_sales
 from tests.tables import table
 
@@ -44,7 +45,8 @@ def run_conf(
         "jar_cache": local.paths.jar_cache,
     }
     extra_conf = spark.pop("conf", {})
-    conf["spark"].update({"driver_memory": "1g", "ui_enabled": False, **spark})
+    small = {"driver_memory": "1g", "ui_enabled": False, "driver_java_options": TEST_JVM_OPTIONS}
+    conf["spark"].update({**small, **spark})
     conf["spark"]["conf"] = {**conf["spark"].get("conf", {}), **extra_conf}
     if "class_archive" in conf["spark"]:
         conf["spark"]["class_archive"] = local.spark.class_archive

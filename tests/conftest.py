@@ -31,6 +31,7 @@ SPARK_TEST_CONF = {
     "spark.databricks.delta.retentionDurationCheck.enabled": "false",
     "spark.driver.memory": "2g",
 }
+TEST_JVM_OPTIONS = ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=256m"]
 
 
 @pytest.fixture(autouse=True)
@@ -48,12 +49,21 @@ def local_settings() -> Settings:
     return load_settings("local")
 
 
+def with_test_jvm(settings: Settings) -> Settings:
+    """settings whose drivers run the JIT's first tier only: on the tests' tiny data no code
+    runs long enough to repay C2's compiling (docs/performance.md)."""
+    spark = settings.spark.model_copy(update={"driver_java_options": TEST_JVM_OPTIONS})
+    return settings.model_copy(update={"spark": spark})
+
+
 @pytest.fixture(scope="session")
 def spark(local_settings: Settings) -> Iterator[object]:
     """The one Spark session of the test run, from the project's own session factory."""
     from jobs.spark import get_spark
 
-    session = get_spark(local_settings, app_name="retailmax-tests", extra_conf=SPARK_TEST_CONF)
+    session = get_spark(
+        with_test_jvm(local_settings), app_name="retailmax-tests", extra_conf=SPARK_TEST_CONF
+    )
     yield session
     session.stop()
 

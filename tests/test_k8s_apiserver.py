@@ -41,6 +41,7 @@ from tests.apiserver import (
     port_is_open,
     wrapper_go_mod,
 )
+from tests.conftest import with_test_jvm
 from tests.kube import (
     CRD_PATH,
     K8S_DIR,
@@ -383,7 +384,7 @@ class Deployment:
 
 def _local_driver(local: Settings, main_file: Path, arguments: list[str]) -> list[str]:
     """The driver the kubelet would start, as spark-submit on local Spark with Delta's jars
-    (and the local backend's JVM options for short drivers: the container's JVM is not what
+    (and the tests' JVM options with the local class archive: the container's JVM is not what
     these tests are about)."""
     jar_cache = Path(local.paths.jar_cache)
     jars = ",".join(str(jar_cache / jar.file_name) for jar in required_jars())
@@ -395,7 +396,7 @@ def _local_driver(local: Settings, main_file: Path, arguments: list[str]) -> lis
         "--driver-memory",
         "1g",
         "--conf",
-        f"spark.driver.extraJavaOptions={driver_java_options(local)}",
+        f"spark.driver.extraJavaOptions={driver_java_options(with_test_jvm(local))}",
         "--jars",
         jars,
         str(main_file),

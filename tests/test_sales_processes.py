@@ -19,6 +19,7 @@ import yaml
 from deltalake import DeltaTable
 
 from jobs.settings import PROJECT_ROOT, Settings
+from tests.conftest import TEST_JVM_OPTIONS
 from tests.pos_oracle import check_landing
 
 DAY = date(2024, 3, 4)
@@ -36,6 +37,7 @@ def process_env(tmp_path: Path, settings: Settings, landing: Path, lake: Path) -
     conf["spark"]["master"] = "local[1]"
     conf["spark"]["driver_memory"] = "1g"
     conf["spark"]["class_archive"] = settings.spark.class_archive
+    conf["spark"]["driver_java_options"] = TEST_JVM_OPTIONS
     conf["quality"] = {"max_reject_rate": 1.0, "max_missing_store_files": 100}
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir(exist_ok=True)
