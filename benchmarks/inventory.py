@@ -143,9 +143,11 @@ def ledger_earlier_batches(spark: Any, landing: Path, lake: Path, until: datetim
     from jobs.inventory.tables import STOCK_MOVEMENTS
     from jobs.lake import ensure_table
 
-    ledger_df = transforms.wms_to_ledger(
-        extract.extract_wms_movements(spark, str(landing), DAY)
-    ).where(F.col("movement_ts") < F.lit(until))
+    ledger_df = (
+        transforms.wms_to_ledger(extract.extract_wms_movements(spark, str(landing), DAY), DAY)
+        .where(F.col("movement_ts") < F.lit(until))
+        .drop(*transforms.READ_COLUMNS)
+    )
     ensure_table(spark, STOCK_MOVEMENTS, str(lake))
     ledger_df.write.format("delta").mode("append").save(STOCK_MOVEMENTS.path(str(lake)))
     return int(spark.read.format("delta").load(STOCK_MOVEMENTS.path(str(lake))).count())
@@ -159,7 +161,7 @@ def batch_changes(spark: Any, landing: Path, work: Path) -> tuple[Any, list[str]
     from jobs.inventory import extract, transforms
 
     batch_df = (
-        transforms.wms_to_ledger(extract.extract_wms_movements(spark, str(landing), DAY))
+        transforms.wms_to_ledger(extract.extract_wms_movements(spark, str(landing), DAY), DAY)
         .transform(transforms.filter_window, BATCH_START, BATCH_START + BATCH)
         .groupBy("location_id", "sku")
         .agg(F.sum("quantity").alias("change"), F.max("movement_ts").alias("last_movement_ts"))

@@ -144,9 +144,27 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except Exception as exc:  # unexpected: the traceback goes to the log, the reason is one line
         log.exception("%s failed", args.command)
-        lines = str(exc).strip().splitlines()
-        _report_failure(f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)
+        _report_failure(one_line(exc))
         return int(ExitCode.FAILURE)
+
+
+def one_line(exc: BaseException) -> str:
+    """An unexpected error in one line: for an error raised in Spark's JVM, the message of its
+    root cause (not Py4J's "An error occurred while calling o1091.save")."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:  # py4j.protocol.Py4JJavaError
+        try:
+            root = java
+            while root.getCause() is not None and root.getCause() != root:
+                root = root.getCause()
+            name = str(root.getClass().getSimpleName())
+            message = str(root.getMessage() or "").strip()
+        except Exception:  # the JVM may be gone; fall back to Python's text below
+            name, message = type(exc).__name__, ""
+        if message:
+            return f"{name}: {message.splitlines()[0]}"
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _report_failure(reason: str) -> None:

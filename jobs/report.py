@@ -26,9 +26,16 @@ log = logging.getLogger(__name__)
 
 REPORT_TABLE = "gold.daily_sales_report"
 TWO_DECIMAL_METRICS = frozenset(
-    {"net_sales", "revenue", "discount_cost", "incremental_units", "incremental_margin"}
+    {
+        "net_sales",
+        "revenue",
+        "discount_cost",
+        "incremental_units",
+        "incremental_margin",
+        "excess_value",
+    }
 )
-RATIO_METRICS = frozenset({"sell_through", "roi"})
+RATIO_METRICS = frozenset({"sell_through", "roi", "suggested_markdown_pct"})
 LABELS = {
     "net_sales": "Net sales",
     "units_sold": "Units sold",
@@ -44,6 +51,10 @@ LABELS = {
     "incremental_units": "Incremental units",
     "roi": "ROI",
     "missing_store_file": "Missing files",
+    "excess_value": "Excess stock at cost",
+    "excess_units": "Excess units",
+    "stock_cover_days": "Cover (days)",
+    "suggested_markdown_pct": "Markdown",
 }
 BAR_COLOUR, LAST_WEEK_COLOUR = "#1f6feb", "#b6c2cf"
 
@@ -222,7 +233,8 @@ def _totals(items: list[Item]) -> str:
 
 
 def render_html(run_date: date, rows: list[dict[str, Any]]) -> str:
-    """The whole page: totals, breakdowns with charts, stores, fast movers, campaigns, quality."""
+    """The whole page: totals, breakdowns with charts, stores, fast movers, promotion
+    candidates, campaigns, quality."""
     parts = sections(rows)
     get = parts.get
     legend = (
@@ -259,6 +271,15 @@ def render_html(run_date: date, rows: list[dict[str, Any]]) -> str:
             ("units_7d", "units_28d", "sell_through"),
             compare=False,
         ),
+        "<h2>Promotion candidates (chain, largest stock value beyond their cover)</h2>",
+        _table(
+            "promotion_candidates",
+            get("promotion_candidates", []),
+            ("excess_value", "excess_units", "stock_cover_days", "suggested_markdown_pct"),
+            compare=False,
+        )
+        if get("promotion_candidates")
+        else '<p class="ok" id="promotion_candidates">No promotion candidate today.</p>',
         "<h2>Running campaigns</h2>",
         _table(
             "campaigns",

@@ -230,8 +230,13 @@ class PromotionSettings(_Strict):
             MarkdownTier(cover_days_over=120, markdown_pct=30),
         ]
     )
+    # Candidates kept per store and category, the largest stock value beyond min_cover_days
+    # first (a merchandiser acts on a short list, not on every slow SKU).
+    candidates_per_store_category: int = Field(default=3, gt=0)
     # The daily report's top and bottom stores: this many each.
     report_stores_shown: int = Field(default=5, gt=0)
+    # The daily report's promotion candidates of the whole chain: this many, largest first.
+    report_candidates_shown: int = Field(default=10, gt=0)
 
     @model_validator(mode="after")
     def _tiers_start_at_the_threshold(self) -> PromotionSettings:

@@ -61,8 +61,18 @@ class StoreDay:
 
 
 def read_text(path: Path) -> str:
+    """The file's text: gzip undone, a UTF-8 BOM dropped, bytes that are not UTF-8 as U+FFFD."""
     data = path.read_bytes()
-    return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
+    return (gzip.decompress(data) if path.suffix == ".gz" else data).decode(
+        "utf-8-sig", errors="replace"
+    )
+
+
+def csv_rows(path: Path) -> list[list[str]]:
+    """RFC 4180 records after the header (quoted commas, doubled quotes, quoted line breaks)."""
+    rows = list(csv.reader(io.StringIO(read_text(path), newline="")))
+    assert ",".join(rows[0]) == HEADER, path
+    return rows[1:]
 
 
 def rules_of(
@@ -85,7 +95,7 @@ def rules_of(
     if any(
         (text := value[name]) is not None and not pattern.match(text)
         for name, pattern in patterns.items()
-    ):
+    ) or any("\ufffd" in text for text in row):
         rules.append("bad_type")
     quantity = (
         int(value["quantity"]) if value["quantity"] and INT.match(value["quantity"]) else None
@@ -143,10 +153,8 @@ def check_landing(landing: Path) -> tuple[list[dict], dict[tuple[str, int], dict
     for path in sorted((landing / "pos").glob("sale_date=*/store_id=*/*")):
         sale_date = date.fromisoformat(path.parent.parent.name.split("=")[1])
         folder_store = int(path.parent.name.split("=")[1])
-        lines = read_text(path).splitlines()
-        assert lines[0] == HEADER, path
         day = store_days[(sale_date.isoformat(), folder_store)]
-        for row in csv.reader(lines[1:]):
+        for row in csv_rows(path):
             day.input_lines += 1
             rules = rules_of(row, sale_date, folder_store, stores, skus)
             if rules:
@@ -179,7 +187,7 @@ def winning_lines(landing: Path) -> list[dict]:
     for path in sorted((landing / "pos").glob("sale_date=*/store_id=*/*")):
         sale_date = date.fromisoformat(path.parent.parent.name.split("=")[1])
         folder_store = int(path.parent.name.split("=")[1])
-        for row in csv.reader(read_text(path).splitlines()[1:]):
+        for row in csv_rows(path):
             if rules_of(row, sale_date, folder_store, stores, skus):
                 continue
             key = (sale_date.isoformat(), folder_store, row[0], row[1])

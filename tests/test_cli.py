@@ -178,7 +178,9 @@ def test_generate_writes_landing_data_and_says_where(tmp_path: Path) -> None:
     ]
 
 
-def test_an_unexpected_failure_still_ends_with_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_a_bad_reference_value_ends_with_the_line_that_says_where_and_exit_1(
+    tmp_path: Path,
+) -> None:
     landing = tmp_path / "landing"
     assert (
         retailmax(
@@ -208,5 +210,19 @@ def test_an_unexpected_failure_still_ends_with_one_line_and_exit_1(tmp_path: Pat
     result = retailmax("run", "sales", "--date", "2024-03-04", env=env)
     assert result.returncode == ExitCode.FAILURE
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("retailmax: error: ")
-    assert "Traceback" in result.stderr  # the details are logged above the one line
+    # Store 2 is the second record: line 3 of the file (the header is line 1).
+    assert last == "retailmax: error: reference/stores.csv line 3: store_id 'two' is not an integer"
+    assert "Traceback" not in result.stderr and "Py4J" not in result.stderr
+
+
+def test_an_error_raised_in_the_jvm_is_one_line_from_its_root_cause(spark: object) -> None:
+    from py4j.protocol import Py4JJavaError
+
+    from jobs.cli import one_line
+
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    with pytest.raises(Py4JJavaError) as raised:  # an exception pyspark does not convert
+        jvm.java.lang.Class.forName("no.such.Klass")
+    assert "An error occurred while calling" in str(raised.value)  # what Py4J would print
+    assert one_line(raised.value) == "ClassNotFoundException: no.such.Klass"
+    assert one_line(ValueError("first\nsecond")) == "ValueError: first"

@@ -485,6 +485,33 @@ def test_a_corrected_export_rerun_the_same_day_corrects_the_version_in_place(
     assert len(table(lake, "silver.customers")) == len(table(day2, "silver.customers"))
 
 
+def test_a_stale_record_resent_later_changes_no_table(
+    spark: Any,
+    local_settings: Settings,
+    landing: Path,
+    day2: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # Day 3: CRM re-sends C1 as it was on day 1 (updated_at day 1 10:00, older than the day-2
+    # version the lake holds), now with Zoé's email. The latest record of a crm_id wins, so:
+    # no new version for Jean, no link between Jean and Zoé, the records table unchanged.
+    lake = copy_lake(day2, tmp_path_factory, "customers_stale")
+    stale_landing = tmp_path_factory.mktemp("customers_stale_landing")
+    day3 = date(2024, 3, 6)
+    stale = list(CRM_DAY1[0])
+    stale[3] = "zoe@x.fr"
+    write_csv(stale_landing / "crm/customers" / f"export_date={day3}", CRM_HEADER, [stale])
+    versions_before = rows(lake, "silver.customers", ["customer_key", "valid_from"])
+    records_before = rows(lake, "silver.customer_records", ["record_id"])
+
+    figures = run_customers(spark, settings_for(local_settings, stale_landing, lake), day3)
+
+    assert figures["stale_records"] == 1
+    assert rows(lake, "silver.customers", ["customer_key", "valid_from"]) == versions_before
+    assert rows(lake, "silver.customer_records", ["record_id"]) == records_before
+    assert record_keys(lake)["crm:C1"] == JEAN != record_keys(lake)["crm:C7"]
+
+
 def test_consents_latest_event_wins(day1: tuple[Path, dict[str, Any]], day2: Path) -> None:
     consents = consents_of(day1[0])
     assert set(consents) == {("EMAIL", "jean.martin@gmail.com"), ("SMS", "+33699999999")}
@@ -603,6 +630,28 @@ def test_after_erasure_no_version_or_file_still_holds_the_values(
         if name != "silver.sales_lines":  # the PII columns are kept out of the log's stats
             for log_file in (folder / "_delta_log").glob("*.json"):
                 assert "jean.martin@gmail.com" not in log_file.read_text(), log_file
+
+
+def test_after_erasure_no_byte_under_the_lake_holds_an_identifier_of_the_person(
+    erased: tuple[Path, dict[str, Any]],
+) -> None:
+    lake, _ = erased
+    # Jean's values (email, phone, name), his record ids, his customer key (an unsalted hash of
+    # his smallest record id, so an identifier too) and the card his sales carried: in no data
+    # file, log entry, checksum or checkpoint, referenced or not.
+    values = [*ERASED_VALUES, "crm:C1", "loyalty:L1", JEAN]
+    scanned = 0
+    for path in sorted(p for p in lake.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":  # data files and checkpoints, decoded
+            text = str(pq.read_table(path).to_pylist())
+            card = "'L1'"
+        else:  # log JSON, .crc, anything else, byte by byte
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            card = '"L1"'
+        scanned += 1
+        assert not [v for v in values if v in text], path
+        assert card not in text, path  # "L1" is short: looked for as a whole value
+    assert scanned > 20
 
 
 def test_an_erasure_request_names_someone_in_one_line(tmp_path: Path) -> None:

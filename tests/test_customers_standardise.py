@@ -22,6 +22,24 @@ NAMES = [
     ("   ", None),
     (None, None),
 ]
+# Place names keep the capitalisation they were typed with; all-capitals or all-lower ones are
+# capitalised by word with the French particles kept lower case (by hand, from the official
+# spellings of these communes).
+CITIES = [
+    ("Bourg-en-Bresse", "Bourg-en-Bresse"),
+    ("BOURG-EN-BRESSE", "Bourg-en-Bresse"),
+    ("bourg-en-bresse", "Bourg-en-Bresse"),
+    ("  paris ", "Paris"),
+    ("VILLENEUVE-D'ASCQ", "Villeneuve-d'Ascq"),
+    ("le puy-en-velay", "Le Puy-en-Velay"),
+    ("Le Puy-en-Velay", "Le Puy-en-Velay"),
+    ("SAINT-ÉTIENNE", "Saint-Étienne"),
+    ("L'HAŸ-LES-ROSES", "L'Haÿ-les-Roses"),
+    ("BOULOGNE-SUR-MER", "Boulogne-sur-Mer"),
+    ("la rochelle", "La Rochelle"),
+    ("AIX-EN-PROVENCE", "Aix-en-Provence"),
+    ("   ", None),
+]
 EMAILS = [
     ("jean.martin@gmail.com", "jean.martin@gmail.com"),
     ("  Jean.Martin@Orange.FR ", "jean.martin@orange.fr"),
@@ -74,12 +92,13 @@ def _standardise(spark: Any, rows: list[tuple[Any, Any]], function: Any) -> list
     ("rows", "function"),
     [
         (NAMES, S.name),
+        (CITIES, S.city),
         (EMAILS, S.email),
         (PHONES, S.phone),
         (POSTCODES + BAD_POSTCODES, S.postcode),
         (BIRTH_DATES, lambda c: S.birth_date(c, EXPORT_DATE)),
     ],
-    ids=["names", "emails", "phones", "postcodes", "birth dates"],
+    ids=["names", "cities", "emails", "phones", "postcodes", "birth dates"],
 )
 def test_each_spelling_gives_the_standard_value(
     spark: Any, rows: list[tuple[Any, Any]], function: Any

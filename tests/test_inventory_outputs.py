@@ -221,13 +221,16 @@ def test_replenishment_alerts_from_sales_velocity_and_negative_stock(
     assert replenish(spark, context) == {"reorder_alerts": 1, "negative_stock": 1}
     # By hand, velocity over 4 days (2024-03-01..04), cover 1 + 1 days, review 2 more:
     # STORE-1/SKU-A: on hand 25 - 5 - 4 - 3 - 2 + 1 - 6 = 6; sold 4 + 3 + 2 - 1 + 6 = 14,
-    #   3.5 a day; reorder point ceil(7) = 7 >= 6; order up to ceil(14) = 14; suggest 14 - 6 = 8.
+    #   3.5 a day; reorder point ceil(7) = 7 >= 6; order up to 14; suggest 14 - 6 = 8.
+    #   (Order up to is the reorder point plus the review days' cover, each term rounded up
+    #   to whole units: 7 + ceil(3.5 x 2) = 14.)
     # WH-01/SKU-A: 3 - 5 = -2: negative; 5 shipped, 1.25 a day; reorder point ceil(2.5) = 3,
-    #   up to ceil(5) = 5; suggest 5 - 0 = 5 (a negative balance is not a debt to reorder).
+    #   up to 3 + ceil(2.5) = 6 (one ceiling over the sum, ceil(5) = 5, would be a unit short);
+    #   suggest 6 - 0 = 6 (a negative balance is not a debt to reorder).
     # STORE-1/SKU-B: 9 on hand, 0.25 a day, reorder point 1: no alert. WH-01/SKU-B: no sales.
     expected = {
         ("STORE-1", "SKU-A"): (6, 3.5, 7, 14, 8, "below_reorder_point"),
-        ("WH-01", "SKU-A"): (-2, 1.25, 3, 5, 5, "negative_stock"),
+        ("WH-01", "SKU-A"): (-2, 1.25, 3, 6, 6, "negative_stock"),
     }
 
     def alerts() -> dict[tuple[str, str], tuple]:

@@ -296,18 +296,97 @@ def test_velocity_per_region_and_chain_by_hand(world: Path) -> None:
 
 def test_promotion_candidates_by_hand(world: Path) -> None:
     candidates = rows_of(world / "lake", "gold.promotion_candidates")
-    columns = ["suggested_markdown_pct", "max_markdown_pct", "markdown_price", "reason"]
+    columns = [
+        "suggested_markdown_pct",
+        "max_markdown_pct",
+        "markdown_price",
+        "excess_units",
+        "excess_value",
+        "velocity_trend",
+        "rank_in_store_category",
+        "reason",
+    ]
     got = {(int(r.store_id), r.sku): as_tuple(r, columns) for _, r in candidates.iterrows()}
     assert got == {
         # cover 373.3 > 120: 30 %; margin room 1 − 5 / (0.85 × 10) = 0.4118 → up to 40 %.
-        (1, "G2"): ("0.3000", "0.4118", "7.00", "cover 373.3 days > 60.0"),
-        # never sold: the top tier, 30 %, but 1 − 3.20 / (0.85 × 4) = 0.0588 allows 5 %.
-        (1, "G3"): ("0.0500", "0.0588", "3.80", "no sales in 28 days"),
-        # cover 112.0: over 90, not 120 → 20 %.
-        (2, "G2"): ("0.2000", "0.4118", "8.00", "cover 112.0 days > 60.0"),
-    }
+        # 60 days at 3 units / 28 days keep ⌈6.43⌉ = 7 of the 40: 33 beyond, × 5.00 = 165.00.
+        # 0 sold in 7 days against a weekly pace of 3 / 4 = 0.75: slowing. First in Grocery.
+        (1, "G2"): (
+            "0.3000", "0.4118", "7.00", 33, "165.00", "slowing", 1,
+            "cover 373.3 days > 60.0; 33 units (165.00 at cost) beyond it; margin room 41.2 %; "
+            "slowing (0 sold in 7 days, 3 in 28)",
+        ),
+        # never sold: the top tier, 30 %, but 1 − 3.20 / (0.85 × 4) = 0.0588 allows 5 %;
+        # all 50 units are excess, × 3.20 = 160.00 < 165.00: second in store 1's Grocery.
+        (1, "G3"): (
+            "0.0500", "0.0588", "3.80", 50, "160.00", "no sales", 2,
+            "no sales in 28 days; 50 units (160.00 at cost) in stock; margin room 5.9 %",
+        ),
+        # cover 112.0: over 90, not 120 → 20 %; keep ⌈6 × 60 / 28⌉ = 13 of 24: 11 × 5 = 55.00.
+        (2, "G2"): (
+            "0.2000", "0.4118", "8.00", 11, "55.00", "slowing", 1,
+            "cover 112.0 days > 60.0; 11 units (55.00 at cost) beyond it; margin room 41.2 %; "
+            "slowing (0 sold in 7 days, 6 in 28)",
+        ),
+    }  # fmt: skip
     # Not there: fast movers (G1, T1), T2 (1 − 18 / 17 < 0: no room), H1 (Home is in the
     # running campaign C2), nothing at the warehouse; C3 (G2) ended on 03-20.
+
+
+def test_candidates_are_capped_per_store_and_category_in_rank_order(
+    spark: Any, local_settings: Settings
+) -> None:
+    from jobs.contracts.campaigns import CAMPAIGN_SCHEMA
+    from jobs.promotions.transforms import promotion_candidates
+
+    # Store 1, Grocery: A never sold, 10 units at 2.00 = 20.00 of excess; B sold 28 in 28
+    # days with 100 on hand (cover 100 days): keep ⌈28 × 60 / 28⌉ = 60, 40 × 1.00 = 40.00;
+    # C: cover 70, keep 60 of 70, 10 × 1.00 = 10.00. Ranks: B, A, C. Store 1, Home: D alone.
+    velocity = spark.createDataFrame(
+        [
+            ("STORE", 1, "N", "A", "Grocery", 10, 0, 0, None, False),
+            ("STORE", 1, "N", "B", "Grocery", 100, 7, 28, Decimal("100.0"), False),
+            ("STORE", 1, "N", "C", "Grocery", 70, 14, 28, Decimal("70.0"), False),
+            ("STORE", 1, "N", "D", "Home", 70, 7, 28, Decimal("70.0"), False),
+        ],
+        "level string, store_id int, region string, sku string, category string, on_hand long, "
+        "units_7d long, units_28d long, stock_cover_days decimal(10,1), fast_mover boolean",
+    )
+    products = spark.createDataFrame(
+        [(sku, Decimal(cost), Decimal("10.00")) for sku, cost in
+         (("A", "2.00"), ("B", "1.00"), ("C", "1.00"), ("D", "1.00"))],
+        "sku string, unit_cost decimal(12,2), list_price decimal(12,2)",
+    )  # fmt: skip
+    no_campaigns = spark.createDataFrame([], CAMPAIGN_SCHEMA)
+
+    def kept(cap: int) -> list[tuple[str, int, str, str]]:
+        conf = local_settings.promotions.model_copy(update={"candidates_per_store_category": cap})
+        rows = promotion_candidates(velocity, products, no_campaigns, DAY, conf).collect()
+        return sorted(
+            (r.sku, r.rank_in_store_category, str(r.excess_value), r.velocity_trend) for r in rows
+        )
+
+    # Trends: B 7 in 7 days = its weekly pace (steady); C 14 > 7 × 1.25 (rising).
+    assert kept(1) == [("B", 1, "40.00", "steady"), ("D", 1, "10.00", "steady")]
+    assert kept(3) == [
+        ("A", 2, "20.00", "no sales"),
+        ("B", 1, "40.00", "steady"),
+        ("C", 3, "10.00", "rising"),
+        ("D", 1, "10.00", "steady"),
+    ]
+
+
+def test_the_report_lists_the_largest_candidates_first(world: Path) -> None:
+    report = rows_of(world / "lake", "gold.daily_sales_report", report_date=DAY)
+    shown = report[(report.section == "promotion_candidates") & (report.metric == "excess_value")]
+    assert [
+        (item, str(value)) for item, value in zip(shown.sort_values("position").item,
+                                                  shown.sort_values("position").value, strict=True)
+    ] == [
+        ("1 Lille Centre: G2 Olive oil (Grocery), slowing", "165.0000"),
+        ("1 Lille Centre: G3 Rice (Grocery), no sales", "160.0000"),
+        ("2 Arras: G2 Olive oil (Grocery), slowing", "55.0000"),
+    ]  # fmt: skip
 
 
 PERFORMANCE_COLUMNS = [
@@ -448,11 +527,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def shown(metric: str, value: Decimal) -> str:
     """How the page should print a figure: ratios in %, money and unit deltas with 2
     decimals, counts whole (worked out here, not with the report's formatter)."""
-    if metric in ("sell_through", "roi"):
+    if pd.isna(value):
+        return "–"
+    if metric in ("sell_through", "roi", "suggested_markdown_pct"):
         return f"{(value * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):,} %"
-    if metric in ("net_sales", "revenue", "discount_cost", "incremental_units"):
+    if metric in ("net_sales", "revenue", "discount_cost", "incremental_units", "excess_value"):
         return f"{value:,.2f}"
-    return f"{int(value):,}"
+    return f"{value.quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
 
 
 def test_the_page_shows_the_gold_figures_in_a_real_browser(world: Path, browser: Any) -> None:

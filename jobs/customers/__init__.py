@@ -73,6 +73,11 @@ def run(context: RunContext) -> dict[str, Any]:
     load.load_quarantine(spark, quarantine_df, lake, export_date)
 
     known_df = extract.extract_records(spark, lake)
+    batch_df = records_df
+    records_df = transforms.drop_stale_records(batch_df, known_df).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    counts["stale_records"] = batch_df.count() - records_df.count()
     keys_df = identity.assign_keys(records_df, known_df)
     image_df = (
         known_df.drop("customer_key")
@@ -114,6 +119,7 @@ def run(context: RunContext) -> dict[str, Any]:
         customers=customers_df.count(),
     )
     records_df.unpersist()
+    batch_df.unpersist()
     return counts
 
 

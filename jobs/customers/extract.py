@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.contracts.customers import CONSENT_SCHEMA, CRM_CUSTOMER_SCHEMA, LOYALTY_MEMBER_SCHEMA
+from jobs.contracts.read import read_csv_text, text_schema
 from jobs.customers.tables import CONSENTS, CUSTOMER_RECORDS, CUSTOMERS
 from jobs.lake import list_folder, read_table
 from jobs.sales.tables import SILVER_SALES_LINES
@@ -39,18 +40,15 @@ def export_folder(landing_root: str, source: str, run_date: date) -> str:
 def extract_export(
     spark: SparkSession, landing_root: str, source: str, run_date: date
 ) -> DataFrame:
-    """The source's export of the date as text; empty when the folder is absent."""
+    """The source's export of the date as text, plus raw_line; empty when the folder is
+    absent."""
     schema = as_text(EXPORTS[source][1])
     folder = export_folder(landing_root, source, run_date)
     if not list_folder(spark, folder):
-        return spark.createDataFrame([], schema)
-    return (
-        spark.read.schema(schema)
-        .option("header", "true")
-        .option("enforceSchema", "false")  # the header must name the contract's columns
-        .option("mode", "PERMISSIVE")  # a short row reads as nulls, then breaks a rule
-        .csv(folder)
-    )
+        return spark.createDataFrame([], text_schema(schema))
+    # RFC 4180 text; the header must name the contract's columns; a row that does not split
+    # into them keeps its text in raw_line and is quarantined as malformed_row.
+    return read_csv_text(spark, folder, schema, check_header=True).drop("source_file")
 
 
 def extract_records(spark: SparkSession, lake_root: str) -> DataFrame:

@@ -48,6 +48,30 @@ def name(text: Column) -> Column:
     return F.regexp_replace(F.initcap(spaced), "- ", "-")
 
 
+# Words that stay lower case inside a French place name (`Bourg-en-Bresse`, `Villeneuve-d'Ascq`).
+PLACE_PARTICLES = (
+    "En", "Sur", "Sous", "Le", "La", "Les", "De", "Du", "Des", "D'", "L'", "Lès", "Lez", "Aux",
+    "Au", "Et", "À",
+)  # fmt: skip
+
+
+def city(text: Column) -> Column:
+    """A place keeps its own capitalisation when it was typed with some (`Bourg-en-Bresse`,
+    `Le Puy-en-Velay`); one typed all in capitals or all in lower case is capitalised word by
+    word, the French particles inside the name kept lower case (`BOURG-EN-BRESSE` ->
+    `Bourg-en-Bresse`, `villeneuve-d'ascq` -> `Villeneuve-d'Ascq`). Blank -> null."""
+    collapsed = F.regexp_replace(_blank_to_null(text), r"\s+", " ")
+    mixed = (collapsed != F.upper(collapsed)) & (collapsed != F.lower(collapsed))
+    # initcap capitalises after spaces only: hyphens and apostrophes get one for the time of it.
+    spaced = F.initcap(F.regexp_replace(F.lower(collapsed), "([-'’])", "$1 "))
+    for particle in PLACE_PARTICLES:
+        spaced = F.regexp_replace(
+            spaced, f"(?<=[^ ]- |[^ ] ){particle}(?=[- ]|$)", particle.lower()
+        )
+    capitalised = F.regexp_replace(spaced, "([-'’]) ", "$1")
+    return F.when(mixed, collapsed).otherwise(capitalised)
+
+
 def email(text: Column) -> Column:
     """Trimmed and lower-cased; null when it is not an address."""
     value = F.lower(_blank_to_null(text))

@@ -1,9 +1,10 @@
 """The tables of the customers job: schemas (with column comments), layout and keys.
 
 Raw PII (names, emails, phones, postcodes, birth dates) lives in silver and quarantine only;
-gold carries salted hashes. The PII tables keep their PII columns out of Delta's file
-statistics (`delta.dataSkippingStatsColumns`), so an erased value does not linger as a
-min/max in the transaction log once its data files are vacuumed.
+gold carries salted hashes. The PII tables keep every identifying column (PII, source ids,
+customer keys, hashes) out of Delta's file statistics (`delta.dataSkippingStatsColumns`), so
+an erased value does not linger as a min/max in the transaction log once its data files are
+vacuumed.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ CUSTOMER_RECORDS = TableSpec(
     (),
     "Latest standardised version of every CRM and loyalty record with its customer_key "
     "(the identity map). Key: record_id.",
-    _stats_on("record_id", "source", "customer_key", "updated_at", "export_date"),
+    # No identifier in the statistics: record_id holds the CRM id or the loyalty card, and
+    # customer_key is a hash of one (an unsalted hash of a small id space is reversible).
+    _stats_on("source", "updated_at", "export_date"),
 )
 
 CUSTOMERS = TableSpec(
@@ -73,7 +76,7 @@ CUSTOMERS = TableSpec(
     ("is_current",),
     "Customers as SCD type 2: one row per version of the surviving attributes. "
     "Key: customer_key, valid_from; one is_current row per customer_key.",
-    _stats_on("customer_key", "valid_from", "valid_to"),
+    _stats_on("valid_from", "valid_to"),
 )
 
 CONSENTS = TableSpec(
@@ -142,6 +145,7 @@ CUSTOMER_360 = TableSpec(
     (),
     "One row per current customer for BI: RFM through the loyalty cards, segment, preferred "
     "store, consents; email and phone pseudonymised. Key: customer_key.",
+    _stats_on("as_of_date", "segment"),
 )
 
 ERASURES = TableSpec(

@@ -12,9 +12,9 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.contracts.read import RAW_LINE, REPLACEMENT_CHARACTER, TS_PATTERN
 from jobs.customers import standardise as S
 from jobs.customers.tables import CUSTOMER_360, TRACKED_ATTRIBUTES
-from jobs.sales.transforms import TS_PATTERN
 
 RULE_MISSING_ID = "missing_id"
 RULE_BAD_UPDATED_AT = "bad_updated_at"
@@ -22,6 +22,8 @@ RULE_UNKNOWN_CHANNEL = "unknown_channel"
 RULE_UNKNOWN_ACTION = "unknown_action"
 RULE_BAD_EVENT_TS = "bad_event_ts"
 RULE_NO_VALID_CONTACT = "no_valid_contact"
+RULE_MALFORMED_ROW = "malformed_row"
+RULE_BAD_TYPE = "bad_type"
 FLAG_HOME_STORE = "home_store_invalid"
 ID_COLUMNS = {"crm": "crm_id", "loyalty": "loyalty_id", "consents": "event_id"}
 RFM_DAYS = 365
@@ -43,6 +45,22 @@ def _rules(*checks: tuple[str, Column]) -> Column:
     return F.array_compact(F.array(*[F.when(broken, F.lit(rule)) for rule, broken in checks]))
 
 
+def _read_rules(raw_df: DataFrame, rules: Column) -> Column:
+    """`malformed_row` alone when the line does not split into the contract's columns (its
+    fields mean nothing); else `bad_type` when a field holds bytes that are not UTF-8 (read as
+    U+FFFD), before the other rules."""
+    fields = [name for name in raw_df.columns if name != RAW_LINE]
+    not_utf8 = F.greatest(
+        *[F.coalesce(F.col(name).contains(REPLACEMENT_CHARACTER), F.lit(False)) for name in fields]
+    )
+    checked = F.concat(_rules((RULE_BAD_TYPE, not_utf8)), rules)
+    if RAW_LINE not in raw_df.columns:
+        return checked
+    return F.when(F.col(RAW_LINE).isNotNull(), F.array(F.lit(RULE_MALFORMED_ROW))).otherwise(
+        checked
+    )
+
+
 def check_records(raw_df: DataFrame, source: str) -> DataFrame:
     """The raw columns plus source_id, updated_at_value and `rules` (empty when valid)."""
     return raw_df.select(
@@ -51,9 +69,12 @@ def check_records(raw_df: DataFrame, source: str) -> DataFrame:
         _timestamp("updated_at").alias("updated_at_value"),
     ).withColumn(
         "rules",
-        _rules(
-            (RULE_MISSING_ID, F.col("source_id").isNull()),
-            (RULE_BAD_UPDATED_AT, F.col("updated_at_value").isNull()),
+        _read_rules(
+            raw_df,
+            _rules(
+                (RULE_MISSING_ID, F.col("source_id").isNull()),
+                (RULE_BAD_UPDATED_AT, F.col("updated_at_value").isNull()),
+            ),
         ),
     )
 
@@ -75,12 +96,15 @@ def check_consents(raw_df: DataFrame) -> DataFrame:
     )
     return checked.withColumn(
         "rules",
-        _rules(
-            (RULE_MISSING_ID, F.col("source_id").isNull()),
-            (RULE_UNKNOWN_CHANNEL, ~F.coalesce(channel.isin("EMAIL", "SMS"), F.lit(False))),
-            (RULE_UNKNOWN_ACTION, ~F.coalesce(action.isin("OPT_IN", "OPT_OUT"), F.lit(False))),
-            (RULE_BAD_EVENT_TS, F.col("event_ts_value").isNull()),
-            (RULE_NO_VALID_CONTACT, channel.isin("EMAIL", "SMS") & F.col("contact").isNull()),
+        _read_rules(
+            raw_df,
+            _rules(
+                (RULE_MISSING_ID, F.col("source_id").isNull()),
+                (RULE_UNKNOWN_CHANNEL, ~F.coalesce(channel.isin("EMAIL", "SMS"), F.lit(False))),
+                (RULE_UNKNOWN_ACTION, ~F.coalesce(action.isin("OPT_IN", "OPT_OUT"), F.lit(False))),
+                (RULE_BAD_EVENT_TS, F.col("event_ts_value").isNull()),
+                (RULE_NO_VALID_CONTACT, channel.isin("EMAIL", "SMS") & F.col("contact").isNull()),
+            ),
         ),
     )
 
@@ -97,6 +121,21 @@ def filter_quarantined(
         F.col("email"),
         F.col("phone"),
         F.to_json(F.struct(*raw_columns)).alias("record"),
+    )
+
+
+def drop_stale_records(records_df: DataFrame, known_df: DataFrame) -> DataFrame:
+    """The batch's records without those the lake already knows in a later version: a re-sent
+    record older than the stored one feeds neither identity, survivorship nor SCD2 (the latest
+    record of a source id wins, data-contracts)."""
+    newer_df = known_df.select(
+        "record_id", F.col("updated_at").alias("known_updated_at")
+    ).withColumnRenamed("record_id", "known_record_id")
+    return records_df.join(
+        newer_df,
+        (F.col("record_id") == F.col("known_record_id"))
+        & (F.col("known_updated_at") > F.col("updated_at")),
+        "left_anti",
     )
 
 
@@ -119,7 +158,7 @@ def standardise_records(checked_df: DataFrame, source: str, export_date: date) -
         "email": S.email(F.col("email")),
         "phone": S.phone(F.col("phone")),
         "postcode": S.postcode(F.col("postcode")),
-        "city": S.name(city),
+        "city": S.city(city),
         "birth_date": S.birth_date(F.col("birth_date"), export_date),
         "home_store_id": home_store,
     }

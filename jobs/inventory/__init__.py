@@ -7,14 +7,16 @@ with an unknown SKU or location, appends the others to `silver.stock_movements` 
 on movement_key) and MERGEs the new balances of the touched keys into `silver.stock_levels`.
 
 Every run then publishes `gold.ecommerce_availability` and its feed file. The daily run (no
---since/--until) also reconciles the day's keys against a full replay of the ledger
-(`ops.stock_reconciliation`, corrections merged) and raises `gold.replenishment_alerts`.
+--since/--until) first reconciles the day's keys (those the intraday batches applied and those
+of its own batch) against a full replay of the ledger (`ops.stock_reconciliation`,
+corrections merged), then applies its batch and raises `gold.replenishment_alerts`.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
 from typing import Any
 
 from pyspark import StorageLevel
@@ -45,18 +47,34 @@ LEVEL_COLUMNS = (
 )
 
 
+def source_dates(context: RunContext) -> list[date]:
+    """The dates whose folders (and silver.sales_lines days) a run reads.
+
+    Every date folder holds a local date (the offset written in the file's timestamps), so a
+    daily run reads its date; a --since/--until window reads every date within a day of its
+    UTC bounds, which covers any UTC offset (±14 h): a movement at 00:05 in Paris on D+1
+    (23:05Z on D) sits in D+1's folder and belongs to D's last window."""
+    if context.since is None and context.until is None:
+        return [context.run_date]
+    first = (context.since.date() if context.since else context.run_date) - timedelta(days=1)
+    last = (context.until.date() if context.until else context.run_date) + timedelta(days=1)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
 def extract_batch(spark: SparkSession, context: RunContext) -> DataFrame:
     """The run's movements from every source, as ledger rows, within the run's window."""
-    settings, day = context.settings, context.run_date
+    settings = context.settings
     landing, lake = settings.landing_root, settings.lake_root
-    batch_df = (
-        transforms.wms_to_ledger(extract.extract_wms_movements(spark, landing, day))
+    frames = [
+        transforms.wms_to_ledger(extract.extract_wms_movements(spark, landing, day), day)
         .unionByName(transforms.pos_to_ledger(extract.extract_store_sales(spark, lake, day)))
         .unionByName(transforms.shipments_to_ledger(extract.extract_orders(spark, landing, day)))
         .unionByName(
             transforms.opening_to_ledger(extract.extract_opening_stock(spark, landing, day), day)
         )
-    )
+        for day in source_dates(context)
+    ]
+    batch_df = reduce(DataFrame.unionByName, frames)
     return batch_df.transform(transforms.filter_window, context.since, context.until)
 
 
@@ -85,7 +103,7 @@ def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -
         )
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    valid_df = checked_df.where(F.size("rules") == 0).drop("rules")
+    valid_df = checked_df.where(F.size("rules") == 0).drop("rules", "raw_record")
     quarantined_df = checked_df.where(F.size("rules") > 0)
     dates = sorted(
         row.movement_date for row in checked_df.select("movement_date").distinct().collect()
@@ -137,19 +155,23 @@ def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -
     return figures
 
 
-def reconcile(spark: SparkSession, context: RunContext) -> dict[str, Any]:
-    """Replays the whole ledger of every key moved on the run date and compares it with the
-    levels. A difference (a lost write, a hand edit) is recorded once in
-    ops.stock_reconciliation and the ledger's balance is merged back: the ledger is the truth."""
+def reconcile(
+    spark: SparkSession, context: RunContext, batch_df: DataFrame | None = None
+) -> dict[str, Any]:
+    """Replays the whole ledger of every key moved on the run date (in the ledger already, or
+    in `batch_df`, the daily batch about to be applied) and compares it with the levels. A
+    difference (a lost write, a hand edit) is recorded once in ops.stock_reconciliation and
+    the ledger's balance is merged back: the ledger is the truth. The daily run calls it
+    before it applies its batch, which would otherwise overwrite an edited key unseen."""
     lake, day = context.settings.lake_root, context.run_date
     ensure_table(spark, STOCK_RECONCILIATION, lake)  # empty is the healthy answer, not missing
     ledger_df = read_table(spark, STOCK_MOVEMENTS, lake)
-    keys_df = (
-        ledger_df.where(F.col("movement_date") == F.lit(day))
-        .select("location_id", "sku")
-        .distinct()
-        .persist()
-    )
+    keys_df = ledger_df.where(F.col("movement_date") == F.lit(day)).select("location_id", "sku")
+    if batch_df is not None:
+        keys_df = keys_df.unionByName(
+            batch_df.select("location_id", "sku").where(F.col("location_id").isNotNull())
+        )
+    keys_df = keys_df.distinct().persist()
     locations = sorted(
         row.location_id for row in keys_df.select("location_id").distinct().collect()
     )
@@ -261,9 +283,13 @@ def publish_availability(spark: SparkSession, context: RunContext) -> dict[str, 
 def run(context: RunContext) -> dict[str, Any]:
     """One batch: the date's movements (the daily run), or those of the --since/--until window."""
     spark = get_spark(context.settings, app_name=f"retailmax-inventory-{context.run_date}")
-    figures = apply_batch(spark, context, extract_batch(spark, context))
-    if context.since is None and context.until is None:
-        figures |= reconcile(spark, context)
+    batch_df = extract_batch(spark, context)
+    daily = context.since is None and context.until is None
+    figures: dict[str, Any] = {}
+    if daily:  # compare before the batch repairs anything: then record, repair, apply
+        figures |= reconcile(spark, context, batch_df)
+    figures |= apply_batch(spark, context, batch_df)
+    if daily:
         figures |= replenish(spark, context)
     figures |= publish_availability(spark, context)
     log.info("inventory %s: %s", context.run_date, figures)

@@ -7,8 +7,16 @@ from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from jobs.contracts import MOVEMENT_SCHEMA, OPENING_STOCK_SCHEMA, ORDER_SCHEMA, WAREHOUSES_SCHEMA
+from jobs.contracts.read import (
+    RAW_LINE,
+    read_csv_text,
+    read_json_text,
+    read_reference_csv,
+    text_schema,
+)
 from jobs.lake import list_folder, read_table
 from jobs.sales.extract import extract_products, extract_stores
 from jobs.sales.tables import SILVER_SALES_LINES
@@ -18,38 +26,41 @@ def _folder(landing_root: str, *parts: str) -> str:
     return "/".join([landing_root.rstrip("/"), *parts])
 
 
-def _csv(spark: SparkSession, path: str, schema: object) -> DataFrame:
-    return (
-        spark.read.schema(schema)  # type: ignore[arg-type]
-        .option("header", "true")
-        .option("mode", "FAILFAST")
-        .option("timestampFormat", "yyyy-MM-dd'T'HH:mm:ssXXX")
-        .csv(path)
-    )
+def _csv_text(spark: SparkSession, folder: str, schema: T.StructType) -> DataFrame:
+    """The folder's CSV files as text (see jobs.contracts.read); empty when it is absent."""
+    if not list_folder(spark, folder):
+        return spark.createDataFrame([], text_schema(schema)).withColumn(
+            "source_file", F.lit(None).cast("string")
+        )
+    return read_csv_text(spark, folder, schema)
 
 
 def extract_wms_movements(spark: SparkSession, landing_root: str, run_date: date) -> DataFrame:
-    """warehouse/movements/movement_date=D/*.csv; empty when the folder is absent."""
+    """warehouse/movements/movement_date=D/*.csv as text; empty when the folder is absent."""
     folder = _folder(landing_root, "warehouse", "movements", f"movement_date={run_date}")
-    if not list_folder(spark, folder):
-        return spark.createDataFrame([], MOVEMENT_SCHEMA)
-    return _csv(spark, folder, MOVEMENT_SCHEMA)
+    return _csv_text(spark, folder, MOVEMENT_SCHEMA)
 
 
 def extract_opening_stock(spark: SparkSession, landing_root: str, run_date: date) -> DataFrame:
-    """warehouse/opening_stock/snapshot_date=D/opening_stock.csv; empty when there is none."""
+    """warehouse/opening_stock/snapshot_date=D/opening_stock.csv as text; empty when none."""
     folder = _folder(landing_root, "warehouse", "opening_stock", f"snapshot_date={run_date}")
-    if not list_folder(spark, folder):
-        return spark.createDataFrame([], OPENING_STOCK_SCHEMA)
-    return _csv(spark, folder, OPENING_STOCK_SCHEMA)
+    return _csv_text(spark, folder, OPENING_STOCK_SCHEMA)
 
 
 def extract_orders(spark: SparkSession, landing_root: str, run_date: date) -> DataFrame:
-    """The web shop's order states exported on D (shipments and reservations come from them)."""
+    """The web shop's order states exported on D (shipments and reservations come from them).
+
+    A record that does not parse is left out here: the sales job quarantines it
+    (quarantine.sales_lines, store_id 0) from the same export.
+    """
     folder = _folder(landing_root, "ecommerce", "orders", f"export_date={run_date}")
     if not list_folder(spark, folder):
         return spark.createDataFrame([], ORDER_SCHEMA)
-    return spark.read.schema(ORDER_SCHEMA).option("mode", "FAILFAST").json(folder)
+    return (
+        read_json_text(spark, folder, ORDER_SCHEMA)
+        .where(F.col(RAW_LINE).isNull())
+        .select(*ORDER_SCHEMA.fieldNames())
+    )
 
 
 def extract_recent_orders(
@@ -80,7 +91,7 @@ def extract_locations(spark: SparkSession, landing_root: str) -> DataFrame:
 
 def extract_warehouses(spark: SparkSession, landing_root: str) -> DataFrame:
     """warehouses.csv: location_id, ..., serves_ecommerce."""
-    return _csv(spark, _folder(landing_root, "reference", "warehouses.csv"), WAREHOUSES_SCHEMA)
+    return read_reference_csv(spark, landing_root, "reference/warehouses.csv", WAREHOUSES_SCHEMA)
 
 
 def extract_skus(spark: SparkSession, landing_root: str) -> DataFrame:

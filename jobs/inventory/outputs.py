@@ -113,7 +113,11 @@ def replenishment_alerts(
         .join(units_df, ["location_id", "sku"], "left")
         .withColumn("avg_daily_units", units.cast("double") / F.lit(days))
         .withColumn("reorder_point", _ceil_days(units, cover, days).cast("long"))
-        .withColumn("order_up_to", _ceil_days(units, cover + conf.review_days, days).cast("long"))
+        # Each term is whole units: the reorder point, then the review period's cover on top.
+        .withColumn(
+            "order_up_to",
+            (F.col("reorder_point") + _ceil_days(units, conf.review_days, days)).cast("long"),
+        )
         .withColumn(
             "reason",
             F.when(F.col("on_hand") < 0, F.lit(REASON_NEGATIVE)).when(

@@ -41,10 +41,17 @@ QUARANTINE_STOCK_MOVEMENTS = TableSpec(
         [
             *LEDGER_COLUMNS,
             column("rules", T.ArrayType(T.StringType()), "the rules the movement breaks"),
+            column(
+                "raw_record",
+                T.StringType(),
+                "a landing line as received (its text when malformed, else its fields as JSON); "
+                "null for movements from the lake",
+            ),
         ]
     ),
     ("movement_date",),
-    "Movements that cannot be applied (unknown SKU or location), with the rules they break.",
+    "Movements that cannot be applied (a line that does not parse, an unknown SKU or "
+    "location), with the rules they break.",
 )
 
 STOCK_LEVELS = TableSpec(
@@ -98,7 +105,7 @@ REPLENISHMENT_ALERTS = TableSpec(
             column("on_hand", T.LongType(), "current on hand, negative kept as is"),
             column("avg_daily_units", T.DoubleType(), "units sold per day over velocity_days"),
             column("reorder_point", T.LongType(), "ceil(velocity x (lead time + safety days))"),
-            column("order_up_to", T.LongType(), "reorder point + velocity x review days"),
+            column("order_up_to", T.LongType(), "reorder point + ceil(velocity x review days)"),
             column(
                 "suggested_order_qty",
                 T.LongType(),

@@ -15,34 +15,106 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.contracts.read import RAW_LINE, has_bad_type, text, typed_value
+from jobs.contracts.warehouse import MOVEMENT_SCHEMA, MOVEMENT_TYPES, OPENING_STOCK_SCHEMA
 from jobs.inventory.tables import STOCK_MOVEMENTS
 
 LEDGER_NAMES = [field.name for field in STOCK_MOVEMENTS.schema.fields]
+# Carried beside the ledger's columns until the rules are checked: the rules broken when the
+# source line was read, and its text (kept in quarantine.stock_movements).
+READ_COLUMNS = ("read_rules", "raw_record")
 ABSOLUTE_TYPES = ("CYCLE_COUNT", "OPENING")
 RULE_UNKNOWN_LOCATION = "unknown_location"
 RULE_UNKNOWN_SKU = "unknown_sku"
+RULE_MALFORMED_ROW = "malformed_row"
+RULE_MISSING_REQUIRED = "missing_required"
+RULE_BAD_TYPE = "bad_type"
+RULE_UNKNOWN_MOVEMENT_TYPE = "unknown_movement_type"
 
 
 def _ledger(df: DataFrame) -> DataFrame:
-    """The ledger's columns, in order, with movement_date derived from movement_ts."""
-    return df.withColumn("movement_date", F.to_date("movement_ts")).select(
-        *[F.col(field.name).cast(field.dataType) for field in STOCK_MOVEMENTS.schema.fields]
+    """The ledger's columns, in order, with movement_date derived from movement_ts (or the
+    folder's date when the timestamp did not parse), then read_rules and raw_record."""
+    movement_date = F.to_date("movement_ts")
+    if "movement_date" in df.columns:
+        movement_date = F.coalesce(movement_date, F.col("movement_date"))
+    return (
+        with_read_columns(df)
+        .withColumn("movement_date", movement_date)
+        .select(
+            *[F.col(field.name).cast(field.dataType) for field in STOCK_MOVEMENTS.schema.fields],
+            *READ_COLUMNS,
+        )
     )
 
 
-def wms_to_ledger(movements_df: DataFrame) -> DataFrame:
-    """Warehouse-system movements: receipts, transfers, adjustments, cycle counts."""
+def with_read_columns(df: DataFrame) -> DataFrame:
+    """Adds read_rules (empty) and raw_record (null) where absent: ledger rows that were not
+    read from a landing file (silver.sales_lines, orders, rows made in code)."""
+    for name, default in (
+        ("read_rules", F.array().cast("array<string>")),
+        ("raw_record", F.lit(None).cast("string")),
+    ):
+        if name not in df.columns:
+            df = df.withColumn(name, default)
+    return df
+
+
+def _read_rules(text_df_schema: T.StructType, required: tuple[str, ...]) -> Column:
+    """The rules a line read as text breaks: malformed_row, missing_required, bad_type."""
+    return F.when(F.col(RAW_LINE).isNotNull(), F.array(F.lit(RULE_MALFORMED_ROW))).otherwise(
+        F.array_compact(
+            F.array(
+                F.when(
+                    F.greatest(*[text(name).isNull() for name in required]),
+                    F.lit(RULE_MISSING_REQUIRED),
+                ),
+                F.when(has_bad_type(text_df_schema), F.lit(RULE_BAD_TYPE)),
+            )
+        )
+    )
+
+
+def _raw_record(schema: T.StructType) -> Column:
+    """The line as received: its text when malformed, else its fields as a JSON object."""
+    return F.coalesce(F.col(RAW_LINE), F.to_json(F.struct(*schema.fieldNames())))
+
+
+def wms_to_ledger(movements_df: DataFrame, folder_date: date) -> DataFrame:
+    """Warehouse-system movements (read as text): receipts, transfers, adjustments, counts.
+
+    A line that does not parse keeps its rules in read_rules: it is quarantined, not applied.
+    """
+    required = tuple(f.name for f in MOVEMENT_SCHEMA if not f.nullable)
+    movement_type = text("movement_type")
+    read_rules = F.array_compact(
+        F.concat(
+            _read_rules(MOVEMENT_SCHEMA, required),
+            F.array(
+                F.when(
+                    F.col(RAW_LINE).isNull()
+                    & movement_type.isNotNull()
+                    & ~movement_type.isin(*MOVEMENT_TYPES),
+                    F.lit(RULE_UNKNOWN_MOVEMENT_TYPE),
+                )
+            ),
+        )
+    )
+    line_id = F.sha2(F.concat_ws("|", "source_file", _raw_record(MOVEMENT_SCHEMA)), 256)
     return _ledger(
         movements_df.select(
-            F.concat(F.lit("WMS-"), "movement_id").alias("movement_key"),
+            F.concat(F.lit("WMS-"), F.coalesce(text("movement_id"), line_id)).alias("movement_key"),
             F.lit("WMS").alias("source"),
-            "movement_type",
-            "movement_ts",
-            "location_id",
-            "sku",
-            "quantity",
-            F.col("movement_type").isin(*ABSOLUTE_TYPES).alias("is_absolute"),
-            F.coalesce("transfer_id", "reference").alias("reference"),
+            movement_type.alias("movement_type"),
+            typed_value("movement_ts", T.TimestampType()).alias("movement_ts"),
+            text("location_id").alias("location_id"),
+            text("sku").alias("sku"),
+            typed_value("quantity", T.IntegerType()).alias("quantity"),
+            movement_type.isin(*ABSOLUTE_TYPES).alias("is_absolute"),
+            F.coalesce(text("transfer_id"), text("reference")).alias("reference"),
+            F.lit(folder_date).alias("movement_date"),
+            read_rules.alias("read_rules"),
+            _raw_record(MOVEMENT_SCHEMA).alias("raw_record"),
         )
     )
 
@@ -100,20 +172,30 @@ def shipments_to_ledger(orders_df: DataFrame) -> DataFrame:
 
 
 def opening_to_ledger(opening_df: DataFrame, snapshot_date: date) -> DataFrame:
-    """A stock snapshot: absolute balances at snapshot_ts."""
+    """A stock snapshot (read as text): absolute balances at snapshot_ts. A line that does not
+    parse keeps its rules in read_rules."""
+    required = tuple(f.name for f in OPENING_STOCK_SCHEMA if not f.nullable)
+    line_id = F.sha2(F.concat_ws("|", "source_file", _raw_record(OPENING_STOCK_SCHEMA)), 256)
     return _ledger(
         opening_df.select(
             F.concat_ws(
-                "-", F.lit("OPEN"), F.lit(snapshot_date.isoformat()), "location_id", "sku"
+                "-",
+                F.lit("OPEN"),
+                F.lit(snapshot_date.isoformat()),
+                F.coalesce(text("location_id"), line_id),
+                text("sku"),
             ).alias("movement_key"),
             F.lit("OPENING").alias("source"),
             F.lit("OPENING").alias("movement_type"),
-            F.col("snapshot_ts").alias("movement_ts"),
-            "location_id",
-            "sku",
-            F.col("on_hand").alias("quantity"),
+            typed_value("snapshot_ts", T.TimestampType()).alias("movement_ts"),
+            text("location_id").alias("location_id"),
+            text("sku").alias("sku"),
+            typed_value("on_hand", T.IntegerType()).alias("quantity"),
             F.lit(True).alias("is_absolute"),
             F.lit(None).cast(T.StringType()).alias("reference"),
+            F.lit(snapshot_date).alias("movement_date"),
+            _read_rules(OPENING_STOCK_SCHEMA, required).alias("read_rules"),
+            _raw_record(OPENING_STOCK_SCHEMA).alias("raw_record"),
         )
     )
 
@@ -144,6 +226,7 @@ def with_movement_violations(
     ledger_df: DataFrame, locations_df: DataFrame, skus_df: DataFrame
 ) -> DataFrame:
     """Adds `rules`: the names of the rules a movement breaks (empty when it is valid)."""
+    ledger_df = with_read_columns(ledger_df)
     known_locations = locations_df.select("location_id", F.lit(True).alias("is_known_location"))
     known_skus = skus_df.select("sku", F.lit(True).alias("is_known_sku"))
     return (
@@ -151,15 +234,23 @@ def with_movement_violations(
         .join(F.broadcast(known_skus), "sku", "left")
         .withColumn(
             "rules",
-            F.filter(
-                F.array(
-                    F.when(F.col("is_known_location").isNull(), F.lit(RULE_UNKNOWN_LOCATION)),
-                    F.when(F.col("is_known_sku").isNull(), F.lit(RULE_UNKNOWN_SKU)),
-                ),
-                lambda rule: rule.isNotNull(),
+            F.array_compact(
+                F.concat(
+                    F.col("read_rules"),
+                    F.array(
+                        F.when(
+                            F.col("location_id").isNotNull() & F.col("is_known_location").isNull(),
+                            F.lit(RULE_UNKNOWN_LOCATION),
+                        ),
+                        F.when(
+                            F.col("sku").isNotNull() & F.col("is_known_sku").isNull(),
+                            F.lit(RULE_UNKNOWN_SKU),
+                        ),
+                    ),
+                )
             ),
         )
-        .select(*LEDGER_NAMES, "rules")
+        .select(*LEDGER_NAMES, "rules", "raw_record")
     )
 
 

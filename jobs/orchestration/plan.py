@@ -43,8 +43,10 @@ def known_store_ids(landing_root: str) -> list[int]:
     """The store ids of reference/stores.csv."""
     fs, root = filesystem(landing_root)
     with fs.open_input_stream(f"{root}/reference/stores.csv") as stream:
-        table = pa_csv.read_csv(
-            stream, convert_options=pa_csv.ConvertOptions(include_columns=["store_id"])
+        table = pa_csv.read_csv(  # RFC 4180: a quoted field may hold a line break
+            stream,
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(include_columns=["store_id"]),
         )
     return sorted(int(value) for value in table.column("store_id").to_pylist() if value is not None)
 

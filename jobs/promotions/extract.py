@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.contracts.campaigns import CAMPAIGN_SCHEMA, CAMPAIGN_SCOPES
+from jobs.contracts.read import read_reference_jsonl
 from jobs.errors import RetailMaxError
 from jobs.lake import TableSpec, list_folder, read_table
 
@@ -19,17 +20,16 @@ CAMPAIGNS_FILE = "campaigns.jsonl"
 
 
 def extract_campaigns(spark: SparkSession, landing_root: str) -> DataFrame:
-    """reference/campaigns.jsonl, typed (a value that does not parse fails the run); no file
+    """reference/campaigns.jsonl, typed (a value that does not parse stops the run with one
+    line naming the line and the field); no file
     means no campaigns. A campaign without id or code, with an unknown or empty scope, or
     ending before it starts is refused in one line."""
     folder = f"{landing_root.rstrip('/')}/reference"
     if CAMPAIGNS_FILE not in list_folder(spark, folder):
         log.warning("no %s/%s: no campaigns", folder, CAMPAIGNS_FILE)
         return spark.createDataFrame([], CAMPAIGN_SCHEMA)
-    campaigns_df = (
-        spark.read.schema(CAMPAIGN_SCHEMA)
-        .option("mode", "FAILFAST")
-        .json(f"{folder}/{CAMPAIGNS_FILE}")
+    campaigns_df = read_reference_jsonl(
+        spark, landing_root, f"reference/{CAMPAIGNS_FILE}", CAMPAIGN_SCHEMA
     )
     for campaign in campaigns_df.collect():  # a few hundred lines at most
         problem = campaign_problem(campaign.asDict())

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from jobs.contracts.pos import MISSING_STORE_FILE
 from jobs.promotions.tables import DAILY_SALES_REPORT, LEVEL_CHAIN
 from jobs.sales.transforms import RECONCILIATION_METRICS
+from jobs.settings import PromotionSettings
 
 FAST_MOVERS_SHOWN = 10
 _VALUE = DAILY_SALES_REPORT.schema["value"].dataType
@@ -155,6 +156,39 @@ def fast_movers(velocity_df: DataFrame, products_df: DataFrame) -> DataFrame:
     return _melt(shown, "fast_movers", ("units_7d", "units_28d", "sell_through"))
 
 
+def promotion_candidates(
+    candidates_df: DataFrame, stores_df: DataFrame, products_df: DataFrame, shown: int
+) -> DataFrame:
+    """The chain's `shown` promotion candidates with the largest stock value beyond their
+    cover (then store and SKU): what a markdown would free, its markdown and cover."""
+    named = (
+        candidates_df.join(
+            F.broadcast(stores_df.select("store_id", "store_name")), "store_id", "left"
+        )
+        .join(F.broadcast(products_df.select("sku", "product_name")), "sku", "left")
+        .withColumn(
+            "item",
+            F.format_string(
+                "%d %s: %s %s (%s), %s",
+                F.col("store_id"),
+                F.coalesce("store_name", F.lit("?")),
+                F.col("sku"),
+                F.coalesce("product_name", F.lit("")),
+                F.col("category"),
+                F.col("velocity_trend"),
+            ),
+        )
+    )
+    top = _positioned(named, F.desc("excess_value"), F.col("store_id"), F.col("sku")).where(
+        F.col("position") <= shown
+    )
+    return _melt(
+        top,
+        "promotion_candidates",
+        ("excess_value", "excess_units", "stock_cover_days", "suggested_markdown_pct"),
+    )
+
+
 def campaigns(performance_df: DataFrame) -> DataFrame:
     """Running campaigns on the date (and the final result of those ending on it)."""
     rows = performance_df.withColumn(
@@ -209,16 +243,18 @@ def report_rows(
     stores_df: DataFrame,
     products_df: DataFrame,
     velocity_df: DataFrame,
+    candidates_df: DataFrame,
     performance_df: DataFrame,
     dq_df: DataFrame,
-    stores_shown: int,
+    conf: PromotionSettings,
 ) -> DataFrame:
     """All sections of gold.daily_sales_report for run_date."""
     sections = [
         totals(summary_df, run_date),
         breakdowns(summary_df, run_date),
-        store_ranking(store_sales_df, stores_df, run_date, stores_shown),
+        store_ranking(store_sales_df, stores_df, run_date, conf.report_stores_shown),
         fast_movers(velocity_df, products_df),
+        promotion_candidates(candidates_df, stores_df, products_df, conf.report_candidates_shown),
         campaigns(performance_df),
         quality(dq_df, stores_df),
     ]

@@ -82,12 +82,34 @@ PROMOTION_CANDIDATES = TableSpec(
                 "the cover tier's markdown, capped by max_markdown_pct, in 5-point steps",
             ),
             column("markdown_price", PRICE, "list_price × (1 - suggested_markdown_pct)"),
-            column("reason", T.StringType(), "why: no sales in 28 days, or its cover"),
+            column(
+                "excess_units",
+                T.LongType(),
+                "stock beyond min_cover_days at the 28-day pace (all of it without sales)",
+            ),
+            column("excess_value", AMOUNT, "excess_units × unit_cost: what a markdown can free"),
+            column(
+                "velocity_trend",
+                T.StringType(),
+                "rising, steady or slowing (7-day units vs the 28-day weekly pace), or no sales",
+            ),
+            column(
+                "rank_in_store_category",
+                T.IntegerType(),
+                "1 = the largest excess_value of its store and category (then cover, sku)",
+            ),
+            column(
+                "reason",
+                T.StringType(),
+                "one line: cover (or no sales), excess stock at cost, margin room, trend",
+            ),
         ]
     ),
     ("as_of_date",),
-    "Slow movers with a high stock cover and room in their margin, with a suggested markdown; "
-    "SKUs of a running campaign are left out. Key: as_of_date, store_id, sku.",
+    "Slow movers with a high stock cover and room in their margin, with a suggested markdown, "
+    "ranked per store and category by the cost value of their excess stock and capped at "
+    "promotions.candidates_per_store_category; SKUs of a running campaign are left out. "
+    "Key: as_of_date, store_id, sku.",
 )
 
 CAMPAIGN_PERFORMANCE = TableSpec(

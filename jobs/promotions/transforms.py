@@ -17,6 +17,7 @@ from jobs.promotions.tables import (
     UNITS,
 )
 from jobs.sales.tables import CHANNEL_STORE
+from jobs.settings import PromotionSettings
 
 VELOCITY_DAYS = 28
 RECENT_DAYS = 7
@@ -146,33 +147,33 @@ def promotion_candidates(
     products_df: DataFrame,
     campaigns_df: DataFrame,
     run_date: date,
-    min_cover_days: float,
-    min_margin_pct: float,
-    markdown_tiers: list[tuple[float, int]],
+    conf: PromotionSettings,
 ) -> DataFrame:
     """gold.promotion_candidates: store SKUs that are not fast movers, have stock, cover more
     than min_cover_days (or sold nothing in 28 days), and can take a markdown of at least one
     step while keeping min_margin_pct; SKUs of a campaign running on the date are left out.
 
-    markdown_tiers: (cover days above which, markdown %) — the highest tier whose cover is
-    exceeded applies; no sales in 28 days counts as the highest tier.
+    The markdown: the highest conf.markdown_tiers step whose cover is exceeded (no sales in 28
+    days counts as the highest), capped by the margin rule. The candidates are ranked within
+    each store and category by the cost value of the stock beyond min_cover_days of cover
+    (what a markdown can free), and the first conf.candidates_per_store_category are kept.
     """
     running = running_on(campaigns_df, run_date)
     cover = F.col("stock_cover_days")
     no_sales = F.col("units_28d") == 0
-    tiers = sorted(markdown_tiers, reverse=True)
     tier = F.lit(None).cast("int")
-    for days, pct in reversed(tiers):  # the highest cover tier is tested first
-        tier = F.when(no_sales | (cover > days), F.lit(pct)).otherwise(tier)
+    for step in sorted(conf.markdown_tiers, key=lambda t: t.cover_days_over):
+        tier = F.when(
+            no_sales | (cover > step.cover_days_over), F.lit(step.markdown_pct)
+        ).otherwise(tier)
     price, cost = F.col("list_price"), F.col("unit_cost")
     # price × (1 − md) × (1 − min_margin) >= cost  <=>  md <= 1 − cost / ((1 − min_margin) × price)
-    max_markdown = F.lit(1) - cost / (F.lit(1 - min_margin_pct) * price)
+    max_markdown = F.lit(1) - cost / (F.lit(1 - conf.min_margin_pct) * price)
     max_steps = F.floor(max_markdown * 100 / MARKDOWN_STEP) * MARKDOWN_STEP
-    suggested = F.least(tier, max_steps)
     candidates = (
         velocity_df.where(F.col("level") == LEVEL_STORE)
         .where(~F.col("fast_mover") & (F.col("on_hand") > 0))
-        .where(no_sales | (cover > min_cover_days))
+        .where(no_sales | (cover > conf.min_cover_days))
         .join(F.broadcast(products_df.select("sku", "list_price", "unit_cost")), "sku")
         .where((price > 0) & cost.isNotNull())
         .join(
@@ -180,8 +181,19 @@ def promotion_candidates(
             _in_scope(F.col("skus"), F.col("categories")),
             "left_anti",
         )
-        .withColumn("suggested", suggested)
+        .withColumn("suggested", F.least(tier, max_steps))
         .where(F.col("suggested") >= MARKDOWN_STEP)
+        .transform(with_excess_stock, conf.min_cover_days)
+        .withColumn("velocity_trend", velocity_trend())
+        .withColumn(
+            "rank_in_store_category",
+            F.row_number().over(
+                Window.partitionBy("store_id", "category").orderBy(
+                    F.desc("excess_value"), F.desc_nulls_first("stock_cover_days"), "sku"
+                )
+            ),
+        )
+        .where(F.col("rank_in_store_category") <= conf.candidates_per_store_category)
     )
     return candidates.select(
         F.lit(run_date).alias("as_of_date"),
@@ -200,11 +212,57 @@ def promotion_candidates(
         F.round(price * (F.lit(1) - F.col("suggested") / 100), 2)
         .cast(PRICE)
         .alias("markdown_price"),
-        F.when(no_sales, F.lit("no sales in 28 days"))
-        .otherwise(
-            F.format_string("cover %s days > %s", cover.cast("string"), F.lit(str(min_cover_days)))
+        "excess_units",
+        "excess_value",
+        "velocity_trend",
+        "rank_in_store_category",
+        _candidate_reason(conf.min_cover_days, max_markdown).alias("reason"),
+    )
+
+
+def with_excess_stock(candidates_df: DataFrame, min_cover_days: float) -> DataFrame:
+    """Adds excess_units, the stock beyond min_cover_days at the 28-day pace (all of it when
+    nothing sold: on_hand − ⌈units_28d × min_cover_days / 28⌉), and excess_value, those units
+    at unit cost: the money a markdown can free."""
+    kept = F.ceil(F.col("units_28d") * F.lit(min_cover_days) / F.lit(VELOCITY_DAYS))
+    excess = F.greatest(F.col("on_hand") - kept, F.lit(0)).cast("long")
+    return candidates_df.withColumn("excess_units", excess).withColumn(
+        "excess_value", (F.col("excess_units") * F.col("unit_cost")).cast(AMOUNT)
+    )
+
+
+def velocity_trend() -> Column:
+    """`rising`, `steady` or `slowing`: the last 7 days' units against the 28-day weekly pace
+    (over 125 %, 75-125 %, under 75 %); `no sales` when nothing sold in 28 days."""
+    weekly = F.col("units_28d") / F.lit(VELOCITY_DAYS / 7)
+    return (
+        F.when(F.col("units_28d") == 0, F.lit("no sales"))
+        .when(F.col("units_7d") > weekly * 1.25, F.lit("rising"))
+        .when(F.col("units_7d") < weekly * 0.75, F.lit("slowing"))
+        .otherwise(F.lit("steady"))
+    )
+
+
+def _candidate_reason(min_cover_days: float, max_markdown: Column) -> Column:
+    """One line for the merchandiser: cover, excess stock at cost, margin room, trend."""
+    room = F.format_number(max_markdown * 100, 1)
+    excess = F.format_string(
+        "%d units (%s at cost)", F.col("excess_units"), F.col("excess_value").cast("string")
+    )
+    return F.when(
+        F.col("units_28d") == 0,
+        F.format_string("no sales in 28 days; %s in stock; margin room %s %%", excess, room),
+    ).otherwise(
+        F.format_string(
+            "cover %s days > %s; %s beyond it; margin room %s %%; %s (%d sold in 7 days, %d in 28)",
+            F.col("stock_cover_days").cast("string"),
+            F.lit(str(min_cover_days)),
+            excess,
+            room,
+            F.col("velocity_trend"),
+            F.col("units_7d"),
+            F.col("units_28d"),
         )
-        .alias("reason"),
     )
 
 

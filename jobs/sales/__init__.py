@@ -121,10 +121,20 @@ def run_gold(spark: SparkSession, context: RunContext) -> dict[str, Any]:
     """Online orders of the date into silver, then both gold tables from silver for the date."""
     settings, run_date = context.settings, context.run_date
     landing, lake = settings.landing_root, settings.lake_root
-    online_df = extract.extract_online_orders(spark, landing, run_date).transform(
-        transforms.to_online_sales_lines, run_date
+    orders_df = (
+        extract.extract_online_orders(spark, landing, run_date)
+        .transform(transforms.with_order_rules)
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    load.load_store_days(spark, online_df, SILVER_SALES_LINES, lake, run_date, [ONLINE_STORE_ID])
+    online_df = orders_df.transform(transforms.to_online_sales_lines, run_date)
+    online_quarantine_df = orders_df.transform(transforms.to_online_quarantine, run_date)
+    for spec, frame in (
+        (SILVER_SALES_LINES, online_df),
+        (QUARANTINE_SALES_LINES, online_quarantine_df),
+    ):
+        load.load_store_days(spark, frame, spec, lake, run_date, [ONLINE_STORE_ID])
+    orders_quarantined = online_quarantine_df.count()
+    orders_df.unpersist()
     stores_df = extract.extract_stores(spark, landing)
     products_df = extract.extract_products(spark, landing)
     day_df = (
@@ -138,4 +148,8 @@ def run_gold(spark: SparkSession, context: RunContext) -> dict[str, Any]:
     stores_with_sales = store_sales_df.count()
     store_sales_df.unpersist()
     online_lines = day_df.where(F.col("store_id") == ONLINE_STORE_ID).count()
-    return {"gold_store_days": stores_with_sales, "online_lines": online_lines}
+    return {
+        "gold_store_days": stores_with_sales,
+        "online_lines": online_lines,
+        "orders_quarantined": orders_quarantined,
+    }

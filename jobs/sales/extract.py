@@ -10,13 +10,20 @@ from pyspark.sql import types as T
 
 from jobs.contracts.ecommerce import ORDER_SCHEMA
 from jobs.contracts.pos import POS_LINE_SCHEMA
+from jobs.contracts.read import (
+    CSV_OPTIONS,
+    RAW_LINE,
+    read_json_text,
+    read_reference_csv,
+    without_cr,
+)
 from jobs.contracts.reference import PRODUCTS_SCHEMA, STORES_SCHEMA
 from jobs.contracts.types import string_schema
 from jobs.lake import list_folder
 from jobs.sales.tables import RAW_COLUMNS
 
 STORE_FOLDER_PREFIX = "store_id="
-CORRUPT_COLUMN = "raw_line"
+CORRUPT_COLUMN = RAW_LINE
 
 
 def pos_day_folder(landing_root: str, run_date: date) -> str:
@@ -61,8 +68,7 @@ def extract_pos_lines(
         )
     lines_df = (
         spark.read.schema(raw_schema)
-        .option("header", "true")
-        .option("mode", "PERMISSIVE")
+        .options(**CSV_OPTIONS)  # RFC 4180: doubled quotes, quoted line breaks, CRLF, BOM
         .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
         .option("recursiveFileLookup", "true")
         .csv(paths)
@@ -73,7 +79,7 @@ def extract_pos_lines(
         .cast("int")
         .alias("store_id"),
         *[
-            F.col(source).alias(name)
+            without_cr(source).alias(name)
             for name, source in zip(RAW_COLUMNS, POS_LINE_SCHEMA.fieldNames(), strict=True)
         ],
         F.col(CORRUPT_COLUMN).alias("raw_line"),
@@ -85,9 +91,9 @@ def extract_pos_lines(
 def _reference(
     spark: SparkSession, landing_root: str, name: str, schema: T.StructType
 ) -> DataFrame:
-    """A reference snapshot, typed: a value that does not parse fails the run."""
-    path = f"{landing_root.rstrip('/')}/reference/{name}"
-    return spark.read.schema(schema).option("header", "true").option("mode", "FAILFAST").csv(path)
+    """A reference snapshot, typed: a value that does not parse stops the run with one line
+    naming the file, the line and the column."""
+    return read_reference_csv(spark, landing_root, f"reference/{name}", schema)
 
 
 def extract_stores(spark: SparkSession, landing_root: str) -> DataFrame:
@@ -101,7 +107,11 @@ def extract_products(spark: SparkSession, landing_root: str) -> DataFrame:
 
 
 def extract_online_orders(spark: SparkSession, landing_root: str, run_date: date) -> DataFrame:
-    """The web shop's export of the date; timestamps kept as text (their local date matters)."""
+    """The web shop's export of the date; timestamps kept as text (their local date matters).
+
+    A record that does not parse as the contract keeps its text in `raw_line` (see
+    transforms.with_order_rules) instead of failing the read.
+    """
     schema = T.StructType(
         [
             T.StructField(f.name, T.StringType(), f.nullable)
@@ -112,12 +122,9 @@ def extract_online_orders(spark: SparkSession, landing_root: str, run_date: date
     )
     folder = f"{landing_root.rstrip('/')}/ecommerce/orders/export_date={run_date.isoformat()}"
     if not list_folder(spark, folder):
-        return spark.createDataFrame([], schema).withColumn(
-            "source_file", F.lit(None).cast("string")
+        return (
+            spark.createDataFrame([], schema)
+            .withColumn(RAW_LINE, F.lit(None).cast("string"))
+            .withColumn("source_file", F.lit(None).cast("string"))
         )
-    return (
-        spark.read.schema(schema)
-        .option("mode", "FAILFAST")
-        .json(folder)
-        .withColumn("source_file", F.col("_metadata.file_path"))
-    )
+    return read_json_text(spark, folder, schema)

@@ -6,16 +6,14 @@ from datetime import date
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from jobs.contracts import pos as contract
+from jobs.contracts.read import RAW_LINE, REPLACEMENT_CHARACTER, text, typed_value
 from jobs.contracts.types import AMOUNT, PRICE
 from jobs.sales.tables import CHANNEL_ONLINE, CHANNEL_STORE, ONLINE_STORE_ID, RAW_COLUMNS
 
-INT_PATTERN = r"^-?[0-9]{1,9}$"
-MONEY_PATTERN = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
-TS_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?[+-][0-9]{2}:[0-9]{2}$"
-)
+ORDER_TIMESTAMPS = ("order_ts", "updated_ts", "shipped_ts")
 LINE_KEY = ("sale_date", "store_id", "transaction_id", "line_number")
 
 
@@ -24,32 +22,16 @@ def _file_name() -> Column:
     return F.element_at(F.split(F.col("source_file"), "/"), -1)
 
 
-def _text(name: str) -> Column:
-    """A raw field: empty means null (the contract), so both read as null."""
-    return F.when(F.col(name) != "", F.col(name))
-
-
-def _int(name: str) -> Column:
-    return F.when(_text(name).rlike(INT_PATTERN), _text(name).cast("int"))
-
-
-def _money(name: str) -> Column:
-    return F.when(_text(name).rlike(MONEY_PATTERN), _text(name).cast(PRICE))
-
-
 def with_typed_values(raw_df: DataFrame) -> DataFrame:
     """Adds the parsed value of each typed field (`*_value`, null when absent or unparsable)."""
-    timestamp = F.when(
-        _text("transaction_ts").rlike(TS_PATTERN), F.try_to_timestamp(_text("transaction_ts"))
-    )
     return raw_df.select(
         "*",
-        _int("line_number").alias("line_number_value"),
-        _int("pos_store_id").alias("store_id_value"),
-        _int("quantity").alias("quantity_value"),
-        _money("unit_price").alias("unit_price_value"),
-        _money("discount_amount").alias("discount_value"),
-        timestamp.alias("transaction_ts_value"),
+        typed_value("line_number", T.IntegerType()).alias("line_number_value"),
+        typed_value("pos_store_id", T.IntegerType()).alias("store_id_value"),
+        typed_value("quantity", T.IntegerType()).alias("quantity_value"),
+        typed_value("unit_price", PRICE).alias("unit_price_value"),
+        typed_value("discount_amount", PRICE).alias("discount_value"),
+        typed_value("transaction_ts", T.TimestampType()).alias("transaction_ts_value"),
     )
 
 
@@ -57,7 +39,7 @@ def _broken_rules(known_store: Column, known_sku: Column) -> list[tuple[str, Col
     """Each contract rule and when a (well-formed) line breaks it."""
     quantity = F.col("quantity_value")
     price = F.col("unit_price_value")
-    discount = F.when(_text("discount_amount").isNull(), F.lit(0).cast(PRICE)).otherwise(
+    discount = F.when(text("discount_amount").isNull(), F.lit(0).cast(PRICE)).otherwise(
         F.col("discount_value")
     )
     parsed = {
@@ -70,13 +52,16 @@ def _broken_rules(known_store: Column, known_sku: Column) -> list[tuple[str, Col
     }
     bad_type = F.lit(False)
     for name, value in parsed.items():
-        bad_type = bad_type | (_text(name).isNotNull() & value.isNull())
+        bad_type = bad_type | (text(name).isNotNull() & value.isNull())
     bad_type = bad_type | (F.col("line_number_value") < 1)
+    # Bytes that are not UTF-8 read as U+FFFD: the line's text is not what was sent.
+    for name in RAW_COLUMNS:
+        bad_type = bad_type | F.coalesce(F.col(name).contains(REPLACEMENT_CHARACTER), F.lit(False))
     store = F.col("store_id_value")
     return [
         (
             contract.RULE_MISSING_REQUIRED,
-            F.greatest(*[_text(name).isNull() for name in contract.REQUIRED_COLUMNS]),
+            F.greatest(*[text(name).isNull() for name in contract.REQUIRED_COLUMNS]),
         ),
         (contract.RULE_BAD_TYPE, bad_type),
         (contract.RULE_ZERO_QUANTITY, quantity == 0),
@@ -88,19 +73,19 @@ def _broken_rules(known_store: Column, known_sku: Column) -> list[tuple[str, Col
         (
             contract.RULE_STORE_MISMATCH,
             # An empty store_id does not equal the folder's either.
-            _text("pos_store_id").isNull()
+            text("pos_store_id").isNull()
             | (store.isNotNull() & ((store != F.col("store_id")) | ~known_store)),
         ),
-        (contract.RULE_UNKNOWN_SKU, _text("sku").isNotNull() & ~known_sku),
+        (contract.RULE_UNKNOWN_SKU, text("sku").isNotNull() & ~known_sku),
         (
             contract.RULE_DATE_MISMATCH,
             F.col("transaction_ts_value").isNotNull()
-            & (F.substring(_text("transaction_ts"), 1, 10) != F.col("sale_date").cast("string")),
+            & (F.substring(text("transaction_ts"), 1, 10) != F.col("sale_date").cast("string")),
         ),
         (
             contract.RULE_BAD_PAYMENT_METHOD,
-            _text("payment_method").isNotNull()
-            & ~_text("payment_method").isin(*contract.PAYMENT_METHODS),
+            text("payment_method").isNotNull()
+            & ~text("payment_method").isin(*contract.PAYMENT_METHODS),
         ),
     ]
 
@@ -118,7 +103,7 @@ def with_rule_violations(
     joined_df = (
         lines_df.transform(with_typed_values)
         .join(F.broadcast(known_stores), F.col("store_id_value") == F.col("known_store_id"), "left")
-        .join(F.broadcast(known_skus), _text("sku") == F.col("known_sku"), "left")
+        .join(F.broadcast(known_skus), text("sku") == F.col("known_sku"), "left")
     )
     checks = _broken_rules(
         F.coalesce(F.col("is_known_store"), F.lit(False)),
@@ -180,14 +165,14 @@ def to_store_sales_lines(deduped_df: DataFrame) -> DataFrame:
         F.lit(CHANNEL_STORE).alias("channel"),
         "transaction_id",
         F.col("line_number").cast("int").alias("line_number"),
-        _text("register_id").alias("register_id"),
+        text("register_id").alias("register_id"),
         F.col("transaction_ts_value").alias("transaction_ts"),
         "sku",
         F.col("quantity_value").alias("quantity"),
         F.col("unit_price_value").alias("unit_price"),
         F.coalesce(F.col("discount_value"), F.lit(0).cast(PRICE)).alias("discount_amount"),
-        _text("promo_code").alias("promo_code"),
-        _text("loyalty_id").alias("loyalty_id"),
+        text("promo_code").alias("promo_code"),
+        text("loyalty_id").alias("loyalty_id"),
         "payment_method",
         F.lit(None).cast("string").alias("fulfilment_location_id"),
         "source_file",
@@ -273,13 +258,56 @@ def missing_store_metrics(
     )
 
 
+def with_order_rules(orders_df: DataFrame) -> DataFrame:
+    """Adds `rules` to the web shop's order records: `malformed_row` when a line is not a JSON
+    object, `bad_type` when a value does not parse as the contract's type (Spark keeps the
+    record's text in raw_line) or a timestamp lacks its offset; empty when the record is valid."""
+    if RAW_LINE not in orders_df.columns:  # frames built in code rather than read from files
+        orders_df = orders_df.withColumn(RAW_LINE, F.lit(None).cast("string"))
+    not_json = F.col(RAW_LINE).isNotNull() & F.col("order_id").isNull()
+    bad_timestamp = F.lit(False)
+    for name in (name for name in ORDER_TIMESTAMPS if name in orders_df.columns):
+        bad_timestamp = bad_timestamp | (
+            text(name).isNotNull() & typed_value(name, T.TimestampType()).isNull()
+        )
+    bad_type = F.col(RAW_LINE).isNotNull() | bad_timestamp
+    return orders_df.withColumn(
+        "rules",
+        F.when(not_json, F.array(F.lit(contract.RULE_MALFORMED_ROW)))
+        .when(bad_type, F.array(F.lit(contract.RULE_BAD_TYPE)))
+        .otherwise(F.array().cast("array<string>")),
+    )
+
+
+def to_online_quarantine(checked_orders_df: DataFrame, run_date: date) -> DataFrame:
+    """The order records that break a rule, as rows of quarantine.sales_lines (store_id 0, the
+    record's JSON text in raw_line)."""
+    return checked_orders_df.where(F.size("rules") > 0).select(
+        F.lit(run_date).alias("sale_date"),
+        F.lit(ONLINE_STORE_ID).alias("store_id"),
+        "rules",
+        *[
+            F.col("order_id").alias(name) if name == "transaction_id" else F.lit(None).alias(name)
+            for name in RAW_COLUMNS
+        ],
+        F.coalesce(
+            F.col(RAW_LINE), F.to_json(F.struct("order_id", "order_ts", "updated_ts"))
+        ).alias("raw_line"),
+        "source_file",
+        F.lit(None).cast("timestamp").alias("source_modified_at"),
+    )
+
+
 def to_online_sales_lines(orders_df: DataFrame, run_date: date) -> DataFrame:
-    """The lines of the orders placed on run_date (local date), latest state, not cancelled."""
+    """The lines of the orders placed on run_date (local date), latest state, not cancelled.
+    Records that break a rule (see with_order_rules) are left out."""
     latest = Window.partitionBy("order_id").orderBy(
         F.col("updated_ts_value").desc(), F.col("source_file").desc()
     )
     return (
-        orders_df.withColumn("updated_ts_value", F.try_to_timestamp("updated_ts"))
+        orders_df.transform(with_order_rules)
+        .where(F.size("rules") == 0)
+        .withColumn("updated_ts_value", F.try_to_timestamp("updated_ts"))
         .withColumn("state_rank", F.row_number().over(latest))
         .where(
             (F.col("state_rank") == 1)
