@@ -167,38 +167,20 @@ def write_movements(landing: Path, day: date, rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
-def test_a_window_reads_the_next_dates_folder_for_instants_after_local_midnight(
-    spark: SparkSession, local_settings: Settings, landing: Path, lake: Path
-) -> None:
-    from jobs.inventory import run
-
-    # 00:05 in Paris on 5 March is 23:05Z on 4 March: filed under movement_date=2024-03-05, it
-    # belongs to 4 March's 23:00-23:15Z batch. 23:30 in Paris on 4 March (22:30Z) does not.
-    write_movements(
-        landing, date(2024, 3, 5), [["M-1", "RECEIPT", "2024-03-05T00:05:00+01:00",
-                                     "STORE-1", "SKU-A", "4", "", "", "PO1"]]
-    )  # fmt: skip
-    write_movements(
-        landing, DAY, [["M-0", "RECEIPT", "2024-03-04T23:30:00+01:00",
-                        "STORE-1", "SKU-A", "7", "", "", "PO0"]]
-    )  # fmt: skip
-    window = replace(
-        context_for(local_settings, landing, lake),
-        since=datetime(2024, 3, 4, 23, 0),
-        until=datetime(2024, 3, 4, 23, 15),
-    )
-    figures = run(window)
-    assert (figures["movements"], figures["quarantined"]) == (1, 0)
-    assert levels(lake) == {("STORE-1", "SKU-A"): 4}
-
-
-def test_the_daily_run_records_a_hand_edit_before_it_repairs_it(
+def test_windows_read_the_folders_around_them_and_the_daily_run_reconciles_first(
     spark: SparkSession, local_settings: Settings, landing: Path, lake: Path
 ) -> None:
     from delta.tables import DeltaTable as SparkDeltaTable
 
     from jobs.inventory import run
 
+    # 00:05 in Paris on 5 March is 23:05Z on 4 March: filed under movement_date=2024-03-05,
+    # it belongs to 4 March's 23:00-23:15Z batch. The 4 March file's movements (08:00Z and
+    # 13:00Z) do not.
+    write_movements(
+        landing, date(2024, 3, 5), [["M-3", "RECEIPT", "2024-03-05T00:05:00+01:00",
+                                     "STORE-1", "SKU-A", "4", "", "", "PO3"]]
+    )  # fmt: skip
     write_movements(
         landing, DAY, [["M-1", "RECEIPT", "2024-03-04T09:00:00+01:00",
                         "STORE-1", "SKU-A", "10", "", "", "PO1"],
@@ -206,19 +188,21 @@ def test_the_daily_run_records_a_hand_edit_before_it_repairs_it(
                         "STORE-1", "SKU-A", "-3", "", "DAMAGED", ""]]
     )  # fmt: skip
     daily = context_for(local_settings, landing, lake)
-    # The 07:00-12:00Z batch applies the receipt (08:00Z), not the adjustment (13:00Z).
-    run(replace(daily, since=datetime(2024, 3, 4, 7), until=datetime(2024, 3, 4, 12)))
-    assert levels(lake) == {("STORE-1", "SKU-A"): 10}
+    window = replace(daily, since=datetime(2024, 3, 4, 23, 0), until=datetime(2024, 3, 4, 23, 15))
+    figures = run(window)
+    assert (figures["movements"], figures["quarantined"]) == (1, 0)
+    assert levels(lake) == {("STORE-1", "SKU-A"): 4}
+
+    # A hand edit, then the daily run of 4 March: the ledger says 4 where the levels say 999.
     SparkDeltaTable.forPath(spark, str(lake / "silver" / "stock_levels")).update(
         "location_id = 'STORE-1' AND sku = 'SKU-A'", {"on_hand": "999"}
     )
-
     figures = run(daily)
 
-    # By hand: the ledger says 10 where the levels say 999 (a hand edit): recorded, then the
-    # day's adjustment applied on the repaired balance: 10 - 3 = 7.
+    # Recorded before anything repairs it (999 vs 4), then repaired, then the day's file
+    # applied on the repaired balance: 4 + 10 - 3 = 11.
     assert figures["differences"] == 1
     found = table(lake, "ops.stock_reconciliation")
     assert [(r.location_id, r.sku, r.state_on_hand, r.ledger_on_hand, r.difference)
-            for r in found.itertuples()] == [("STORE-1", "SKU-A", 999, 10, 989)]  # fmt: skip
-    assert levels(lake) == {("STORE-1", "SKU-A"): 7}
+            for r in found.itertuples()] == [("STORE-1", "SKU-A", 999, 4, 995)]  # fmt: skip
+    assert levels(lake) == {("STORE-1", "SKU-A"): 11}
