@@ -63,8 +63,11 @@ k8s-tools: setup
 	@if command -v go > /dev/null; then $(PY) -m tests.apiserver; \
 	else echo "no Go toolchain: the k8s tests will be skipped (they say so)"; fi
 
+# Two pytest-xdist workers, each with its own Spark session, each module on one worker (its
+# module-scoped lakes are built once). `make unit TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 2
 unit: setup k8s-tools
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck unit
 
