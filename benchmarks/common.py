@@ -43,11 +43,19 @@ def run_measured(command: list[str], env: dict[str, str], what: str) -> tuple[fl
 
 
 def local_env(
-    work: Path, landing: Path, lake: Path, cores: int, driver_memory: str
+    work: Path,
+    landing: Path,
+    lake: Path,
+    cores: int,
+    driver_memory: str,
+    *,
+    jit_tiers: bool = False,
 ) -> tuple[dict[str, str], Settings]:
     """A job run on local[cores] against landing and lake: the local conf with those paths
     and sizes, written to work/conf; the environment that picks it (RETAILMAX_CONF_DIR) for a
-    child process, and the same settings for Spark in this process."""
+    child process, and the same settings for Spark in this process. `jit_tiers`: the driver
+    keeps the JVM's own JIT tiers instead of local.yaml's C1 only, as a driver that runs for
+    minutes should (the at-scale benchmarks; the kubernetes image's JVM does too)."""
     conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
     local = load_settings("local")
     conf["paths"] = {
@@ -62,6 +70,8 @@ def local_env(
             "class_archive": local.spark.class_archive,
         }
     )
+    if jit_tiers:
+        conf["spark"]["driver_java_options"] = []
     (work / "conf").mkdir(exist_ok=True)
     (work / "conf" / "local.yaml").write_text(yaml.safe_dump(conf))
     env = {**os.environ, "RETAILMAX_CONF_DIR": str(work / "conf")}

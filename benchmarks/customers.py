@@ -146,7 +146,9 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="retailmax-bench-customers-"))
     try:
-        _, settings = local_env(work, work / "landing", work / "base", CORES, args.driver_memory)
+        _, settings = local_env(
+            work, work / "landing", work / "base", CORES, args.driver_memory, jit_tiers=True
+        )
         spark = get_spark(settings, app_name="retailmax-bench-customers")
         started = time.perf_counter()
         load.load_customers(

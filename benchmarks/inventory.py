@@ -257,7 +257,7 @@ def main() -> int:
             write_wms_batch(
                 folder, number, first + number * BATCH, args.batch_movements, args.stores, args.skus
             )
-        env, settings = local_env(work, landing, lake, CORES, args.driver_memory)
+        env, settings = local_env(work, landing, lake, CORES, args.driver_memory, jit_tiers=True)
         spark = get_spark(settings, app_name="retailmax-bench-inventory")
         started = time.perf_counter()
         rows_1x = build_levels(spark, lake, args.stores, args.skus)

@@ -186,7 +186,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="retailmax-bench-promotions-"))
     try:
         landing, lake = work / "landing", work / "lake"
-        _, settings = local_env(work, landing, lake, CORES, args.driver_memory)
+        _, settings = local_env(work, landing, lake, CORES, args.driver_memory, jit_tiers=True)
         spark = get_spark(settings, app_name="retailmax-bench-promotions")
         started = time.perf_counter()
         write_reference(landing, args.stores, args.skus)

@@ -64,7 +64,7 @@ def main() -> int:
         counts = generate(
             GenerateOptions(landing, stores=args.stores, days=1, start=DAY, progress=False)
         ).counts
-        env, _ = local_env(work, landing, lake, CORES, args.driver_memory)
+        env, _ = local_env(work, landing, lake, CORES, args.driver_memory, jit_tiers=True)
         job_s, job_mib = run_job(env)
 
         duckdb.execute(f"SET threads TO {CORES}")

@@ -73,7 +73,10 @@ def spark(local_settings: Settings) -> Iterator[object]:
     """The one Spark session of the test run, from the project's own session factory."""
     from jobs.spark import get_spark
 
-    session = get_spark(local_settings, app_name="retailmax-tests", extra_conf=SPARK_TEST_CONF)
+    # The session lives for the whole run: the JVM's own tiers, whatever local.yaml says.
+    tiers = local_settings.spark.model_copy(update={"driver_java_options": []})
+    settings = local_settings.model_copy(update={"spark": tiers})
+    session = get_spark(settings, app_name="retailmax-tests", extra_conf=SPARK_TEST_CONF)
     yield session
     session.stop()
 
