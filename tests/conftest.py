@@ -60,12 +60,17 @@ def local_settings() -> Settings:
     return load_settings("local")
 
 
+def with_jvm_options(settings: Settings, options: list[str]) -> Settings:
+    """settings whose driver JVMs start with `options` instead of the conf's."""
+    spark = settings.spark.model_copy(update={"driver_java_options": options})
+    return settings.model_copy(update={"spark": spark})
+
+
 def with_test_jvm(settings: Settings) -> Settings:
     """settings whose spark-submit drivers run the JIT's first tier only: a driver of the tests'
     tiny data ends before C2's compiling pays off (docs/performance.md). The tests' own session
-    lives for the whole run and keeps the JVM's tiers (C1 only made it 19 % slower)."""
-    spark = settings.spark.model_copy(update={"driver_java_options": TEST_JVM_OPTIONS})
-    return settings.model_copy(update={"spark": spark})
+    lives for the whole run and keeps the JVM's tiers (on C1 only it was 23 % slower)."""
+    return with_jvm_options(settings, TEST_JVM_OPTIONS)
 
 
 @pytest.fixture(scope="session")
@@ -74,9 +79,9 @@ def spark(local_settings: Settings) -> Iterator[object]:
     from jobs.spark import get_spark
 
     # The session lives for the whole run: the JVM's own tiers, whatever local.yaml says.
-    tiers = local_settings.spark.model_copy(update={"driver_java_options": []})
-    settings = local_settings.model_copy(update={"spark": tiers})
-    session = get_spark(settings, app_name="retailmax-tests", extra_conf=SPARK_TEST_CONF)
+    session = get_spark(
+        with_jvm_options(local_settings, []), app_name="retailmax-tests", extra_conf=SPARK_TEST_CONF
+    )
     yield session
     session.stop()
 
