@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jobs.context import RunContext
 from jobs.errors import BadArgumentError, ExitCode, MissingInputError, RetailMaxError
-from jobs.registry import JOBS, JobSpec, load_job
+from jobs.registry import JOBS, Argument, JobSpec, jobs_taking
 from jobs.selection import parse_shard, parse_store_list
 from jobs.settings import Settings, load_settings
 
@@ -21,7 +21,6 @@ log = logging.getLogger("retailmax")
 # becomes the container's termination message, which Airflow's failure (and the alert) shows.
 TERMINATION_LOG = "RETAILMAX_TERMINATION_LOG"
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
-ERASE_JOB = "customers-erase"  # the one job that runs for a request, not a business date
 
 
 def _date(text: str) -> date:
@@ -62,9 +61,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _jobs(argument: Argument) -> str:
+    """`sales` or `a, b`: the jobs that take `argument`, for help and errors."""
+    return ", ".join(jobs_taking(argument))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; `retailmax --help` lists the jobs."""
-    jobs_help = "\n".join(f"  {spec.name:<11} {spec.summary}" for spec in JOBS.values())
+    width = max(len(name) for name in JOBS)
+    jobs_help = "\n".join(f"  {spec.name:<{width}}  {spec.summary}" for spec in JOBS.values())
     parser = argparse.ArgumentParser(
         prog="retailmax",
         description="RetailMax lakehouse pipelines.",
@@ -109,21 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run one job for one business date")
     run.add_argument("job", choices=sorted(JOBS), metavar="JOB", help=", ".join(sorted(JOBS)))
+    for_request = _jobs(Argument.REQUEST)
     run.add_argument(
-        "--date", type=_date, help="business date YYYY-MM-DD (customers-erase: default today)"
+        "--date", type=_date, help=f"business date YYYY-MM-DD ({for_request}: default today)"
     )
     scope = run.add_mutually_exclusive_group()
-    scope.add_argument("--stores", help="store ids, e.g. 1-50,72 (default: all)")
-    scope.add_argument("--shard", help="shard I/N of the stores, e.g. 2/8")
+    for_stores = _jobs(Argument.STORES)
+    scope.add_argument("--stores", help=f"{for_stores}: store ids, e.g. 1-50,72 (default: all)")
+    scope.add_argument("--shard", help=f"{for_stores}: shard I/N of the stores, e.g. 2/8")
+    for_window = _jobs(Argument.WINDOW)
     run.add_argument(
-        "--since", type=_instant, help="inventory: first movement instant of the batch (incl.)"
+        "--since", type=_instant, help=f"{for_window}: first movement instant of the batch (incl.)"
     )
-    run.add_argument(
-        "--until", type=_instant, help="inventory: end of the batch (excluded), e.g. 15 min later"
-    )
-    run.add_argument(
-        "--request", metavar="FILE", help="customers-erase: the erasure request (JSON)"
-    )
+    run.add_argument("--until", type=_instant, help=f"{for_window}: end of the batch (excluded)")
+    run.add_argument("--request", metavar="FILE", help=f"{for_request}: the request (JSON)")
     run.add_argument("--env", default=None, help="conf environment (default RETAILMAX_ENV)")
     return parser
 
@@ -204,25 +208,38 @@ def _generate(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
-def _run(args: argparse.Namespace) -> int:
-    spec = JOBS[args.job]
-    stores = parse_store_list(args.stores) if args.stores else None
-    shard = parse_shard(args.shard) if args.shard else None
-    if (args.since or args.until) and spec.name != "inventory":
-        raise BadArgumentError("--since/--until apply to the inventory job only")
+def _check_arguments(spec: JobSpec, args: argparse.Namespace) -> None:
+    """Each optional argument only for the jobs whose spec takes it; one line otherwise."""
+    given = {
+        Argument.STORES: bool(args.stores or args.shard),
+        Argument.WINDOW: bool(args.since or args.until),
+        Argument.REQUEST: bool(args.request),
+    }
+    for argument, present in given.items():
+        if present and argument not in spec.arguments:
+            takers = jobs_taking(argument)
+            verb = "applies" if argument == Argument.REQUEST else "apply"
+            noun = "job" if len(takers) == 1 else "jobs"
+            raise BadArgumentError(f"{argument} {verb} to the {_jobs(argument)} {noun} only")
     if args.since and args.until and args.since >= args.until:
         raise BadArgumentError(f"--since {args.since} is not before --until {args.until}")
-    if args.request and spec.name != ERASE_JOB:
-        raise BadArgumentError(f"--request applies to the {ERASE_JOB} job only")
-    if spec.name == ERASE_JOB and not args.request:
-        raise BadArgumentError(f"{ERASE_JOB} needs --request FILE (a JSON erasure request)")
+    if Argument.REQUEST in spec.arguments:
+        if not args.request:
+            raise BadArgumentError(f"{spec.name} needs --request FILE (a JSON erasure request)")
+        if args.date is None:
+            args.date = datetime.now(UTC).date()
     if args.date is None:
-        if spec.name != ERASE_JOB:
-            raise BadArgumentError(f"job {spec.name} needs --date YYYY-MM-DD")
-        args.date = datetime.now(UTC).date()
+        raise BadArgumentError(f"job {spec.name} needs --date YYYY-MM-DD")
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = JOBS[args.job]
+    _check_arguments(spec, args)
+    stores = parse_store_list(args.stores) if args.stores else None
+    shard = parse_shard(args.shard) if args.shard else None
     settings = load_settings(args.env)
     _check_landing(settings, spec, args.date)
-    job = load_job(spec)
+    job = spec.load()
     context = RunContext(
         settings=settings,
         run_date=args.date,
@@ -233,7 +250,7 @@ def _run(args: argparse.Namespace) -> int:
         until=args.until.replace(tzinfo=None) if args.until else None,
         request=args.request,
     )
-    scope = f"request {args.request}" if spec.name == ERASE_JOB else context.describe_scope()
+    scope = f"request {args.request}" if args.request else context.describe_scope()
     log.info("run %s for %s (%s) on %s", spec.name, args.date, scope, settings.env)
     figures = job(context)
     shown = ", ".join(f"{name}={value}" for name, value in (figures or {}).items())

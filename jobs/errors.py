@@ -13,7 +13,6 @@ class ExitCode(IntEnum):
     BAD_ARGUMENTS = 2
     MISSING_INPUT = 3
     DATA_QUALITY_GATE = 4
-    NOT_IMPLEMENTED = 5
 
 
 class RetailMaxError(Exception):
@@ -44,12 +43,6 @@ class DataQualityGateError(RetailMaxError):
     """A data-quality threshold from conf was breached (valid data is still written)."""
 
     exit_code = ExitCode.DATA_QUALITY_GATE
-
-
-class JobNotImplementedError(RetailMaxError):
-    """The job is registered in the CLI but its module has not landed yet."""
-
-    exit_code = ExitCode.NOT_IMPLEMENTED
 
 
 class RuntimeSetupError(RetailMaxError):

@@ -1,33 +1,32 @@
 """Job `maintenance`: weekly OPTIMIZE of the recent partitions and VACUUM of every lake table.
 
-OPTIMIZE compacts the small files that many shards and re-runs leave; only the last
-`orchestration.optimize_days` days are rewritten, so its cost does not grow with history.
-VACUUM removes files no longer referenced and older than `vacuum_retention_hours` (conf;
-Delta refuses less than 168 h unless its safety check is turned off, which we never do).
+Every table a JobSpec writes (jobs/registry.py, `lake_tables`), so a new job's tables are
+maintained without an edit here. OPTIMIZE compacts the small files that many shards and
+re-runs leave; only the last `orchestration.optimize_days` days of a date-partitioned table
+are rewritten, so its cost does not grow with history.
+than the table's `delta.deletedFileRetentionDuration` (7 days by default): this job never
+turns that check off (only customers-erase does, for its own VACUUM of an erasure).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+if TYPE_CHECKING:
+    from delta.tables import DeltaTable
+
 from jobs.context import RunContext
-from jobs.inventory.tables import QUARANTINE_STOCK_MOVEMENTS, STOCK_LEVELS, STOCK_MOVEMENTS
 from jobs.lake import TableSpec
-from jobs.sales.tables import ALL_TABLES as SALES_TABLES
+from jobs.registry import lake_tables
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
-
-MAINTAINED_TABLES: tuple[TableSpec, ...] = (
-    *SALES_TABLES,
-    STOCK_MOVEMENTS,
-    QUARANTINE_STOCK_MOVEMENTS,
-    STOCK_LEVELS,
-)
+RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
 
 
 def _recent_days(spec: TableSpec, since: object, until: object) -> str | None:
@@ -39,6 +38,15 @@ def _recent_days(spec: TableSpec, since: object, until: object) -> str | None:
     return f"{first} >= '{since}' AND {first} <= '{until}'"
 
 
+def _keep_retention(spark: SparkSession, table: DeltaTable, path: str, hours: int) -> None:
+    """Sets the table's deleted-file retention to `hours` unless it already is that."""
+    wanted = f"interval {hours} hours"
+    current = table.detail().select("properties").first()
+    if current is not None and current[0].get(RETENTION_PROPERTY) == wanted:
+        return
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{RETENTION_PROPERTY}' = '{wanted}')")
+
+
 def run(context: RunContext) -> dict[str, Any]:
     """OPTIMIZE then VACUUM each existing table; returns the tables and files compacted."""
     from delta.tables import DeltaTable
@@ -48,7 +56,7 @@ def run(context: RunContext) -> dict[str, Any]:
     spark = get_spark(settings, app_name=f"retailmax-maintenance-{context.run_date}")
     since = context.run_date - timedelta(days=orchestration.optimize_days - 1)
     figures: dict[str, Any] = {"tables": 0, "files_compacted": 0}
-    for spec in MAINTAINED_TABLES:
+    for spec in lake_tables():
         path = spec.path(settings.lake_root)
         if not DeltaTable.isDeltaTable(spark, path):
             log.info("maintenance: %s does not exist yet, skipped", spec.name)
@@ -59,7 +67,8 @@ def run(context: RunContext) -> dict[str, Any]:
         if predicate:
             optimize = optimize.where(predicate)
         metrics = optimize.executeCompaction().select("metrics.numFilesRemoved").first()
-        table.vacuum(float(orchestration.vacuum_retention_hours))
+        _keep_retention(spark, table, path, orchestration.vacuum_retention_hours)
+        table.vacuum()  # the table's retention, which is the conf's
         figures["tables"] += 1
         figures["files_compacted"] += int(metrics[0]) if metrics else 0
         log.info("maintenance: %s optimized since %s, vacuumed", spec.name, since)

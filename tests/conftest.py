@@ -28,7 +28,6 @@ SPARK_TEST_CONF = {
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.databricks.delta.delta.log.cacheSize": "3",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
-    "spark.databricks.delta.retentionDurationCheck.enabled": "false",
     "spark.driver.memory": "2g",
 }
 TEST_JVM_OPTIONS = ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=256m"]

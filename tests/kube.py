@@ -192,18 +192,22 @@ def spark_tasks(settings: Settings) -> list[Any]:
             if task.task_id == "sales":
                 task = task.unmap({**task.partial_kwargs, "application_args": SHARD_ARGS})
                 task.dag = dag
-            if type(task).__name__ != "SparkApplicationOperator":
-                continue
-            context: Any = {
-                "ds": "2024-03-04",
-                "data_interval_start": datetime(2024, 3, 4, 10, 0, tzinfo=UTC),
-                "data_interval_end": datetime(2024, 3, 4, 10, 15, tzinfo=UTC),
-                "task": task,
-                "dag": dag,
-            }
-            task.render_template_fields(context)
-            tasks.append(task)
+            if type(task).__name__ == "SparkApplicationOperator":
+                tasks.append(rendered(task, dag))
     return tasks
+
+
+def rendered(task: Any, dag: Any) -> Any:
+    """The task with its templated fields rendered for 2024-03-04 (10:00-10:15 batches)."""
+    context: Any = {
+        "ds": "2024-03-04",
+        "data_interval_start": datetime(2024, 3, 4, 10, 0, tzinfo=UTC),
+        "data_interval_end": datetime(2024, 3, 4, 10, 15, tzinfo=UTC),
+        "task": task,
+        "dag": dag,
+    }
+    task.render_template_fields(context)
+    return task
 
 
 def submitted_body(task: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

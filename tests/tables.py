@@ -19,3 +19,8 @@ def snapshot(lake: Path, name: str) -> pd.DataFrame:
     df = table(lake, name).drop(columns=["ingested_at"], errors="ignore")
     df = df.astype({c: str for c in df.columns})
     return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+def delta_tables(lake: Path) -> set[str]:
+    """The Delta tables under a lake root, as `layer.name` (a folder with a _delta_log)."""
+    return {f"{log.parent.parent.name}.{log.parent.name}" for log in lake.glob("*/*/_delta_log")}

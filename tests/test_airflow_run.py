@@ -28,7 +28,7 @@ from tests.airflow_runs import (
     assert_shards_alerted_without_landing_data,
     run_conf,
 )
-from tests.tables import snapshot, table
+from tests.tables import delta_tables, snapshot, table
 
 pytestmark = pytest.mark.slow
 
@@ -108,6 +108,17 @@ def test_mapped_shards_are_named_by_store_range(first_run: Run, world: World) ->
             "WHERE dag_id = 'retail_daily' AND task_id = 'sales' ORDER BY map_index"
         ).fetchall()
     assert rows == [(0, "stores 1-2", "success"), (1, "stores 3-4", "success")]
+
+
+def test_every_table_the_day_wrote_is_one_maintenance_maintains(
+    first_run: Run, world: World
+) -> None:
+    from jobs.maintenance import lake_tables
+
+    written = delta_tables(world.lake)
+    # By hand: sales 4 + sales-gold 2 + inventory 6 + promotions 4 tables.
+    assert len(written) == 16
+    assert written - {spec.name for spec in lake_tables()} == set()
 
 
 def test_the_daily_report_is_written_with_the_days_net_sales(first_run: Run, world: World) -> None:

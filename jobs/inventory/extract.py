@@ -55,11 +55,13 @@ def extract_orders(spark: SparkSession, landing_root: str, run_date: date) -> Da
     """
     folder = _folder(landing_root, "ecommerce", "orders", f"export_date={run_date}")
     if not list_folder(spark, folder):
-        return spark.createDataFrame([], ORDER_SCHEMA)
+        return spark.createDataFrame([], ORDER_SCHEMA).withColumn(
+            "source_file", F.lit(None).cast("string")
+        )
     return (
         read_json_text(spark, folder, ORDER_SCHEMA)
         .where(F.col(RAW_LINE).isNull())
-        .select(*ORDER_SCHEMA.fieldNames())
+        .select(*ORDER_SCHEMA.fieldNames(), "source_file")
     )
 
 

@@ -17,12 +17,13 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.files import write_atomically
 from jobs.inventory.tables import ECOMMERCE_AVAILABILITY, REPLENISHMENT_ALERTS
 from jobs.lake import ensure_table, read_table, replace_where, sql_literal
+from jobs.orders import latest_order_states
 from jobs.settings import InventorySettings
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,9 @@ def open_reservations(orders_df: DataFrame, until: datetime | None) -> DataFrame
     """(sku, reserved_units) of the orders whose latest state before `until` is PLACED."""
     if until is not None:
         orders_df = orders_df.where(F.col("updated_ts") < F.lit(until))
-    latest = Window.partitionBy("order_id").orderBy(F.col("updated_ts").desc())
     return (
-        orders_df.withColumn("state_rank", F.row_number().over(latest))
-        .where((F.col("state_rank") == 1) & (F.col("status") == "PLACED"))
+        orders_df.transform(latest_order_states)
+        .where(F.col("status") == "PLACED")
         .select(F.explode("items").alias("item"))
         .groupBy(F.col("item.sku").alias("sku"))
         .agg(F.sum("item.quantity").cast("long").alias("reserved_units"))

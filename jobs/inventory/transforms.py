@@ -18,6 +18,7 @@ from pyspark.sql import types as T
 from jobs.contracts.read import RAW_LINE, has_bad_type, text, typed_value
 from jobs.contracts.warehouse import MOVEMENT_SCHEMA, MOVEMENT_TYPES, OPENING_STOCK_SCHEMA
 from jobs.inventory.tables import STOCK_MOVEMENTS
+from jobs.orders import latest_order_states
 
 LEDGER_NAMES = [field.name for field in STOCK_MOVEMENTS.schema.fields]
 # Carried beside the ledger's columns until the rules are checked: the rules broken when the
@@ -146,10 +147,9 @@ def pos_to_ledger(sales_lines_df: DataFrame) -> DataFrame:
 
 def shipments_to_ledger(orders_df: DataFrame) -> DataFrame:
     """Online orders in their latest state; SHIPPED ones leave their warehouse at shipped_ts."""
-    latest = Window.partitionBy("order_id").orderBy(F.col("updated_ts").desc())
     shipped_df = (
-        orders_df.withColumn("state_rank", F.row_number().over(latest))
-        .where((F.col("state_rank") == 1) & (F.col("status") == "SHIPPED"))
+        orders_df.transform(latest_order_states)
+        .where(F.col("status") == "SHIPPED")
         .select(
             "order_id", "shipped_ts", "fulfilment_location_id", F.explode("items").alias("item")
         )

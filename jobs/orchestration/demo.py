@@ -16,15 +16,15 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
-from jobs.orchestration.assets import WRITES
 from jobs.orchestration.local_airflow import DEFAULT_HOME, dags_test, local_airflow_env, migrate
 from jobs.orchestration.plan import table_uri
 from jobs.orchestration.receivers import Inbox, alert_receivers
+from jobs.registry import JOBS, lake_table_names
 from jobs.report import report_path
 from jobs.settings import load_settings
 
 DEMO_JOBS = ("sales", "sales-gold", "inventory", "promotions")  # the Spark steps of retail_daily
-DEMO_TABLES = tuple(dict.fromkeys(table for job in DEMO_JOBS for table in WRITES[job]))
+DEMO_TABLES = lake_table_names(JOBS[job] for job in DEMO_JOBS)
 
 
 def table_rows(lake_root: str, table: str) -> int | None:

@@ -19,11 +19,11 @@ from airflow.sdk import BaseOperator
 from jobs.jars import required_jars
 from jobs.orchestration.alerts import EmailAlert, WebhookAlert
 from jobs.orchestration.assets import job_outlets
+from jobs.registry import JOBS
 from jobs.settings import PROJECT_ROOT, Settings
 from jobs.spark import driver_java_options
 
 K8S_DIR = PROJECT_ROOT / "k8s"
-SPARK_APPLICATIONS = "spark-applications"  # one template per job: <job>.yaml
 # Kubernetes names (and label values) are at most 63 characters; SparkKubernetesOperator
 # appends "-" + 8 random characters to the application's name.
 MAX_NAME_LENGTH = 63
@@ -64,8 +64,11 @@ def template_searchpath(settings: Settings) -> list[str]:
 
 
 def spark_application_template(job: str) -> str:
-    """The job's SparkApplication template, relative to k8s/."""
-    return f"{SPARK_APPLICATIONS}/{job}.yaml"
+    """The job's SparkApplication template, relative to k8s/ (its JobSpec's)."""
+    template = JOBS[job].template
+    if template is None:
+        raise ValueError(f"job {job!r} is run by hand: no DAG submits it, it has no template")
+    return template
 
 
 def application_name(job: str) -> str:
@@ -77,9 +80,6 @@ def application_name(job: str) -> str:
             f"{AIRFLOW_SUFFIX_LENGTH}-character suffix it exceeds {MAX_NAME_LENGTH}"
         )
     return name
-
-
-PII_JOBS = ("customers",)
 
 
 def manifest_values(settings: Settings, job: str) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def manifest_values(settings: Settings, job: str) -> dict[str, Any]:
         "time_to_live_seconds": k8s.time_to_live_seconds,
         "credentials_secret": k8s.credentials_secret,
         # Only the jobs that pseudonymise PII get the salt, from its Secret.
-        "pii_salt_secret": k8s.pii_salt_secret if job in PII_JOBS else None,
+        "pii_salt_secret": k8s.pii_salt_secret if JOBS[job].pii_salt else None,
         "prometheus_port": k8s.prometheus_port,
         "jmx_exporter_jar": JMX_EXPORTER_JAR,
     }

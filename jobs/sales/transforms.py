@@ -11,6 +11,7 @@ from pyspark.sql import types as T
 from jobs.contracts import pos as contract
 from jobs.contracts.read import RAW_LINE, REPLACEMENT_CHARACTER, text, typed_value
 from jobs.contracts.types import AMOUNT, PRICE
+from jobs.orders import latest_order_states
 from jobs.sales.tables import CHANNEL_ONLINE, CHANNEL_STORE, ONLINE_STORE_ID, RAW_COLUMNS
 
 ORDER_TIMESTAMPS = ("order_ts", "updated_ts", "shipped_ts")
@@ -301,17 +302,13 @@ def to_online_quarantine(checked_orders_df: DataFrame, run_date: date) -> DataFr
 def to_online_sales_lines(orders_df: DataFrame, run_date: date) -> DataFrame:
     """The lines of the orders placed on run_date (local date), latest state, not cancelled.
     Records that break a rule (see with_order_rules) are left out."""
-    latest = Window.partitionBy("order_id").orderBy(
-        F.col("updated_ts_value").desc(), F.col("source_file").desc()
-    )
     return (
         orders_df.transform(with_order_rules)
         .where(F.size("rules") == 0)
-        .withColumn("updated_ts_value", F.try_to_timestamp("updated_ts"))
-        .withColumn("state_rank", F.row_number().over(latest))
+        .withColumn("updated_ts", F.try_to_timestamp("updated_ts"))
+        .transform(latest_order_states)
         .where(
-            (F.col("state_rank") == 1)
-            & (F.substring("order_ts", 1, 10) == F.lit(run_date.isoformat()))
+            (F.substring("order_ts", 1, 10) == F.lit(run_date.isoformat()))
             & (F.col("status") != "CANCELLED")
         )
         .select("*", F.explode("items").alias("item"))
