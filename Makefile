@@ -60,8 +60,10 @@ typecheck: setup
 # The `k8s` tests' real API server: kube-apiserver and kine built once from the Go module proxy
 # (10-20 minutes cold on 2 cores), cached in ~/.cache/retailmax/bin by version, then reused.
 k8s-tools: setup
-	@if command -v go > /dev/null; then $(PY) -m tests.apiserver; \
-	else echo "no Go toolchain: the k8s tests will be skipped (they say so)"; fi
+	@command -v go > /dev/null || { echo "make: the k8s tests need the Go toolchain (go on PATH)" \
+	  "to build kube-apiserver, kine and kustomize from the Go module proxy; install Go" >&2; \
+	  exit 1; }
+	$(PY) -m tests.apiserver
 
 # Two pytest-xdist workers, each with its own Spark session, each module on one worker (its
 # module-scoped lakes are built once). `make unit TEST_WORKERS=0` runs in one process.

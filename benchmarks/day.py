@@ -98,7 +98,7 @@ def duckdb_day(landing: Path, day: date) -> float:
     return time.perf_counter() - started
 
 
-def print_step(job: str, arguments: list[str], figures: dict[str, Any]) -> None:
+def print_step(arguments: list[str], figures: dict[str, Any]) -> None:
     """One line per step, then its heaviest phases."""
     by_label: dict[str, float] = defaultdict(float)
     for label, seconds in figures["phases"]:
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         for job, arguments in steps(day, args.stores, args.per_shard):
             command, step_env = submit_command(settings, job, arguments)
             figures = run_step(command, {**env, **step_env})
-            print_step(job, arguments, figures)
+            print_step(arguments, figures)
             total += figures["wall"]
             day_figures.append({"step": " ".join(arguments[1:]), **figures})
         peer = duckdb_day(landing, day)

@@ -11,7 +11,7 @@ Timed:
 1. `retailmax run inventory --date D --since 10:00 --until 10:15` in a child process on
    local[2] (JVM start included): ledger, levels, availability and feed — and the same
    command again (a re-run: nothing to commit).
-2. The levels MERGE alone (jobs.inventory.load.merge_levels) of the batch's keys into the 1x
+2. The levels MERGE alone (jobs.inventory.load.load_levels) of the batch's keys into the 1x
    table and into a 10x table (ten times the locations, same batch), with the files and rows
    it rewrote from the Delta history. The peer, DuckDB (2 threads), does the same copy-on-write
    by hand: it reads the touched locations' current Parquet files (listed by deltalake), applies
@@ -154,7 +154,7 @@ def ledger_earlier_batches(spark: Any, landing: Path, lake: Path, until: datetim
 
 
 def batch_changes(spark: Any, landing: Path, work: Path) -> tuple[Any, list[str], int]:
-    """The measured batch's keys with a new balance, as merge_levels receives them; also saved
+    """The measured batch's keys with a new balance, as load_levels receives them; also saved
     as Parquet for DuckDB."""
     from pyspark.sql import functions as F
 
@@ -184,14 +184,14 @@ def batch_changes(spark: Any, landing: Path, work: Path) -> tuple[Any, list[str]
 
 
 def time_spark_merge(spark: Any, changes_df: Any, lake: Path, locations: list[str]) -> dict:
-    """merge_levels of the batch; its wall time and what the Delta history says it rewrote."""
+    """load_levels of the batch; its wall time and what the Delta history says it rewrote."""
     from deltalake import DeltaTable
 
     from jobs.inventory import load
     from jobs.inventory.tables import STOCK_LEVELS
 
     started = time.perf_counter()
-    load.merge_levels(
+    load.load_levels(
         spark, changes_df, STOCK_LEVELS, str(lake), locations, datetime(2024, 3, 5, 10, 15)
     )
     seconds = time.perf_counter() - started

@@ -10,7 +10,7 @@ quarter of the SKUs in every store, and the reference files.
 Timed:
 1. Spark (local[2], in this process): read the 28 days, units per store and SKU, join the
    stock, the region and chain levels, ratios and category ranks, and the replaceWhere write
-   of the date (`jobs.promotions.transforms.product_velocity` + `replace_date`).
+   of the date (`jobs.promotions.transforms.product_velocity` + `load.load_date`).
 2. The peer, DuckDB (2 threads): the same figures in one SQL statement over the same Parquet
    files (listed by deltalake), written as one Parquet file — no transaction log.
 Both row counts are printed; they must be equal.
@@ -175,9 +175,9 @@ def main() -> int:
     from deltalake import DeltaTable
 
     from jobs.inventory.tables import STOCK_LEVELS
-    from jobs.lake import read_table
-    from jobs.promotions import replace_date, transforms
-    from jobs.promotions.extract import extract_dates
+    from jobs.promotions import transforms
+    from jobs.promotions.extract import extract_dates, extract_stock_levels
+    from jobs.promotions.load import load_date
     from jobs.promotions.tables import PRODUCT_VELOCITY
     from jobs.sales.extract import extract_products, extract_stores
     from jobs.sales.tables import SILVER_SALES_LINES
@@ -195,14 +195,14 @@ def main() -> int:
 
         started = time.perf_counter()
         first = transforms.window_start(DAY, transforms.VELOCITY_DAYS)
-        velocity_df = replace_date(
+        velocity_df = load_date(
             spark,
             transforms.product_velocity(
                 transforms.store_units(
-                    extract_dates(spark, SILVER_SALES_LINES, str(lake), "sale_date", first, DAY),
+                    extract_dates(spark, SILVER_SALES_LINES, str(lake), first, DAY),
                     DAY,
                 ),
-                transforms.store_stock(read_table(spark, STOCK_LEVELS, str(lake))),
+                transforms.store_stock(extract_stock_levels(spark, str(lake))),
                 extract_stores(spark, str(landing)),
                 extract_products(spark, str(landing)),
                 DAY,

@@ -4,7 +4,7 @@
 #
 #   docker build -f docker/airflow.Dockerfile -t registry.retailmax.internal/data/retailmax-airflow:0.1.0 .
 FROM apache/airflow:3.3.2-python3.11
-USER root
+USER 0
 RUN mkdir -p /opt/airflow/retailmax && chown 50000:0 /opt/airflow/retailmax
 USER 50000
 WORKDIR /opt/airflow/retailmax

@@ -1,9 +1,8 @@
-"""`python -m jobs` is the `retailmax` CLI."""
+"""`python -m jobs` is the `retailmax` CLI (and the file spark-submit and the SparkApplications
+run)."""
 
 from __future__ import annotations
 
-import sys
+from jobs.cli import entry
 
-from jobs.cli import main
-
-sys.exit(main())
+entry()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import types as T
 
 if TYPE_CHECKING:
+    from delta.tables import DeltaTableBuilder
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
@@ -45,32 +46,61 @@ def column(name: str, data_type: T.DataType, comment: str, nullable: bool = True
 
 
 def ensure_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> str:
-    """Creates the table if it does not exist (safe when shards race to create it)."""
+    """Creates the table if it does not exist (safe when shards race to create it).
+
+    Two shards creating the same table both try to commit version 0; Delta fails the later
+    with a concurrent-modification error (ProtocolChangedException: "multiple writers are
+    writing to an empty directory"). That, and only that, is retried: the other's table is
+    then there and accepted. Any other error is raised at once."""
+    from delta.exceptions import (
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+        MetadataChangedException,
+        ProtocolChangedException,
+    )
     from delta.tables import DeltaTable
 
+    concurrent_creation = (
+        ProtocolChangedException,
+        MetadataChangedException,
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+    )
     path = spec.path(lake_root)
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         if DeltaTable.isDeltaTable(spark, path):
             return path
-        builder = (
-            DeltaTable.createIfNotExists(spark)
-            .location(path)
-            .comment(spec.comment)
-            .addColumns(spec.schema)
-        )
-        if spec.partition_by:
-            builder = builder.partitionedBy(*spec.partition_by)
-        for key, value in spec.properties:
-            builder = builder.property(key, value)
         try:
-            builder.execute()
+            _create_builder(spark, spec, path).execute()
             return path
-        except Exception as exc:  # a concurrent writer created version 0 first
-            if DeltaTable.isDeltaTable(spark, path):
-                return path
-            log.warning("creating %s failed (attempt %d): %s", spec.name, attempt, exc)
+        except concurrent_creation as exc:
+            if attempt == CREATE_ATTEMPTS:
+                raise RuntimeError(
+                    f"could not create Delta table {spec.name} at {path}: another writer kept "
+                    f"creating it ({CREATE_ATTEMPTS} attempts)"
+                ) from exc
+            log.warning(
+                "creating %s raced another writer (attempt %d): %s", spec.name, attempt, exc
+            )
             time.sleep(0.5 * attempt)
-    raise RuntimeError(f"could not create Delta table {spec.name} at {path}")
+    return path
+
+
+def _create_builder(spark: SparkSession, spec: TableSpec, path: str) -> DeltaTableBuilder:
+    """CREATE TABLE IF NOT EXISTS at `path` with the spec's columns, layout and properties."""
+    from delta.tables import DeltaTable
+
+    builder = (
+        DeltaTable.createIfNotExists(spark)
+        .location(path)
+        .comment(spec.comment)
+        .addColumns(spec.schema)
+    )
+    if spec.partition_by:
+        builder = builder.partitionedBy(*spec.partition_by)
+    for key, value in spec.properties:
+        builder = builder.property(key, value)
+    return builder
 
 
 def read_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> DataFrame:

@@ -121,22 +121,26 @@ def sections(rows: list[dict[str, Any]]) -> dict[str, list[Item]]:
     return {name: [items[p] for p in sorted(items)] for name, items in grouped.items()}
 
 
-def _figure(
-    tag: str,
-    section: str,
-    item: Item,
-    metric: str,
-    value: Decimal | None,
-    css: str | None = None,
-    shown_as: str | None = None,
+def _element(
+    tag: str, section: str, item: Item, metric: str, text: str, css: str | None = None
 ) -> str:
-    """One figure in an element tagged with its section, item and metric (what the browser
-    test finds it by), printed as `shown_as` (default: the metric) is."""
+    """An element tagged with its section, item and metric (what the browser test finds it by)."""
     css_attribute = f' class="{css}"' if css else ""
     return (
         f'<{tag}{css_attribute} data-section="{section}" data-item="{escape(item.name)}" '
-        f'data-metric="{metric}">{format_figure(shown_as or metric, value)}</{tag}>'
+        f'data-metric="{metric}">{text}</{tag}>'
     )
+
+
+def _figure(tag: str, section: str, item: Item, metric: str, css: str | None = None) -> str:
+    """The item's figure for metric, printed as the metric is."""
+    return _element(tag, section, item, metric, format_figure(metric, _value(item, metric)), css)
+
+
+def _last_week(tag: str, section: str, item: Item, metric: str, css: str | None = None) -> str:
+    """The item's figure for metric on the same day last week (`<metric>_last_week`)."""
+    week = item.figures.get(metric, (None, None))[1]
+    return _element(tag, section, item, f"{metric}_last_week", format_figure(metric, week), css)
 
 
 def _value(item: Item, metric: str) -> Decimal | None:
@@ -149,11 +153,10 @@ def _table(section: str, items: list[Item], metrics: tuple[str, ...], compare: b
         header += "<th>Last week</th><th>Change</th>"
     body = []
     for item in items:
-        cells = "".join(_figure("td", section, item, m, _value(item, m), "num") for m in metrics)
+        cells = "".join(_figure("td", section, item, m, "num") for m in metrics)
         if compare:
             value, week = item.figures.get(metrics[0], (None, None))
-            last_week = f"{metrics[0]}_last_week"
-            cells += _figure("td", section, item, last_week, week, "num", shown_as=metrics[0])
+            cells += _last_week("td", section, item, metrics[0], "num")
             cells += f'<td class="num">{format_change(value, week)}</td>'
         body.append(f"<tr><th scope=row>{escape(item.name)}</th>{cells}</tr>")
     return (
@@ -217,15 +220,13 @@ def _totals(items: list[Item]) -> str:
     for item in items:
         value, week = item.figures.get("net_sales", (None, None))
         details = "".join(
-            f"<div>{LABELS[m]}: {_figure('span', 'totals', item, m, _value(item, m))}</div>"
+            f"<div>{LABELS[m]}: {_figure('span', 'totals', item, m)}</div>"
             for m in ("units_sold", "units_returned", "lines")
         )
-        last_week = _figure(
-            "span", "totals", item, "net_sales_last_week", week, shown_as="net_sales"
-        )
+        last_week = _last_week("span", "totals", item, "net_sales")
         cards.append(
             f'<div class="card"><div>{escape(item.name)}</div>'
-            f"{_figure('div', 'totals', item, 'net_sales', value, 'big')}"
+            f"{_figure('div', 'totals', item, 'net_sales', 'big')}"
             f"<div>same day last week: {last_week} ({format_change(value, week)})</div>"
             f"{details}</div>"
         )

@@ -59,6 +59,13 @@ def local_settings() -> Settings:
     return load_settings("local")
 
 
+def settings_for(base: Settings, landing: Path, lake: Path, **sections: object) -> Settings:
+    """base with its landing and lake roots at `landing` and `lake`, and any top-level
+    section (quality, inventory, ...) replaced."""
+    paths = base.paths.model_copy(update={"landing_root": str(landing), "lake_root": str(lake)})
+    return base.model_copy(update={"paths": paths, **sections})
+
+
 def with_jvm_options(settings: Settings, options: list[str]) -> Settings:
     """settings whose driver JVMs start with `options` instead of the conf's."""
     spark = settings.spark.model_copy(update={"driver_java_options": options})

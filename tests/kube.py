@@ -222,7 +222,7 @@ def submitted_body(task: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
 
     monkeypatch.setattr(CustomObjectLauncher, "start_spark_job", start_spark_job)
     task.__dict__.update(client=None, custom_obj_api=None)  # no cluster: nothing is called
-    task.find_spark_job = lambda context, exclude_checked=True: None
+    task.find_spark_job = lambda *_args, **_kwargs: None
     ti = SimpleNamespace(dag_id=task.dag.dag_id, task_id=task.task_id, map_index=0, try_number=1)
     context = {"ti": ti, "run_id": "scheduled__2024-03-04T00:00:00+00:00", "dag": task.dag}
     task.name = task.create_job_name()

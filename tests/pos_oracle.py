@@ -75,6 +75,16 @@ def csv_rows(path: Path) -> list[list[str]]:
     return rows[1:]
 
 
+PATTERNS = {
+    "line_number": INT,
+    "store_id": INT,
+    "quantity": INT,
+    "unit_price": MONEY,
+    "discount_amount": MONEY,
+    "transaction_ts": TS,
+}
+
+
 def rules_of(
     row: list[str], sale_date: date, folder_store: int, stores: set[int], skus: set[str]
 ) -> list[str]:
@@ -84,32 +94,28 @@ def rules_of(
     rules = []
     if any(value[name] is None for name in REQUIRED):
         rules.append("missing_required")
-    patterns = {
-        "line_number": INT,
-        "store_id": INT,
-        "quantity": INT,
-        "unit_price": MONEY,
-        "discount_amount": MONEY,
-        "transaction_ts": TS,
-    }
     if any(
         (text := value[name]) is not None and not pattern.match(text)
-        for name, pattern in patterns.items()
+        for name, pattern in PATTERNS.items()
     ) or any("\ufffd" in text for text in row):
         rules.append("bad_type")
-    quantity = (
-        int(value["quantity"]) if value["quantity"] and INT.match(value["quantity"]) else None
-    )
-    price = (
-        Decimal(value["unit_price"])
-        if value["unit_price"] and MONEY.match(value["unit_price"])
-        else None
-    )
-    discount = (
-        Decimal(value["discount_amount"])
-        if value["discount_amount"] and MONEY.match(value["discount_amount"])
-        else (Decimal(0) if value["discount_amount"] is None else None)
-    )
+    rules += _amount_rules(value)
+    rules += _reference_rules(value, sale_date, folder_store, stores, skus)
+    return rules
+
+
+def _number(text: str | None, pattern: re.Pattern[str], absent: Decimal | None) -> Decimal | None:
+    """The value of a field that matches its pattern; `absent` when empty; None otherwise."""
+    if text is None:
+        return absent
+    return Decimal(text) if pattern.match(text) else None
+
+
+def _amount_rules(value: dict[str, str | None]) -> list[str]:
+    quantity = _number(value["quantity"], INT, None)
+    price = _number(value["unit_price"], MONEY, None)
+    discount = _number(value["discount_amount"], MONEY, Decimal(0))
+    rules = []
     if quantity == 0:
         rules.append("zero_quantity")
     if (price is not None and price < 0) or (discount is not None and discount < 0):
@@ -123,12 +129,22 @@ def rules_of(
         )
     ):
         rules.append("discount_exceeds_amount")
-    if value["store_id"] is None:
+    return rules
+
+
+def _reference_rules(
+    value: dict[str, str | None],
+    sale_date: date,
+    folder_store: int,
+    stores: set[int],
+    skus: set[str],
+) -> list[str]:
+    rules = []
+    store_text = value["store_id"]
+    if store_text is None or (
+        INT.match(store_text) and (int(store_text) != folder_store or int(store_text) not in stores)
+    ):
         rules.append("store_mismatch")
-    elif INT.match(value["store_id"]):
-        store = int(value["store_id"])
-        if store != folder_store or store not in stores:
-            rules.append("store_mismatch")
     if value["sku"] is not None and value["sku"] not in skus:
         rules.append("unknown_sku")
     timestamp = value["transaction_ts"]

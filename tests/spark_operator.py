@@ -460,7 +460,7 @@ def _kubelet(operator: SparkOperatorDouble) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # the stream ends when the connection closes
 
-        def log_message(self, format: str, *args: Any) -> None:
+        def log_message(self, _format: str, *_args: Any) -> None:
             return
 
         def do_GET(self) -> None:

@@ -102,15 +102,14 @@ def test_its_table_is_an_asset_of_its_step_and_is_maintained(
     }
 
 
-def test_its_spark_application_renders_and_validates(
-    added: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("added")
+def test_its_spark_application_renders_and_validates(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings("kubernetes")
     with DAG(
         "stock_audit",
         schedule=None,
         start_date=datetime(2024, 3, 4, tzinfo=UTC),
-        template_searchpath=factory.template_searchpath(settings),
+        template_searchpath=factory.template_searchpath(),
     ) as dag:
         task = date_step(settings, "stock-audit", "stock_audit")
     task = rendered(task, dag)

@@ -234,3 +234,21 @@ def test_an_error_raised_in_the_jvm_is_one_line_from_its_root_cause(spark: objec
     assert "An error occurred while calling" in str(raised.value)  # what Py4J would print
     assert one_line(raised.value) == "ClassNotFoundException: no.such.Klass"
     assert one_line(ValueError("first\nsecond")) == "ValueError: first"
+
+
+def test_the_exit_code_is_the_jobs_own_even_if_finalization_aborts(tmp_path: Path) -> None:
+    # deltalake sometimes aborts in the interpreter's finalization (SIGABRT, 134) after the
+    # work is done; an atexit handler that aborts stands in for it, deterministically.
+    script = (
+        "import atexit, os, sys\n"
+        "atexit.register(os.abort)\n"
+        "sys.argv = ['retailmax', 'run', 'sales', '--date', '2024-03-05']\n"
+        "from jobs.cli import entry\n"
+        "entry()\n"
+    )
+    env = {"RETAILMAX_LANDING_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == ExitCode.MISSING_INPUT, result.stderr[-500:]
+    assert result.stderr.strip().endswith("pos/sale_date=2024-03-05 does not exist")

@@ -28,6 +28,7 @@ from jobs.context import RunContext
 from jobs.errors import BadArgumentError, ConfigError
 from jobs.sales.tables import SILVER_SALES_LINES
 from jobs.settings import Settings
+from tests.conftest import settings_for
 from tests.tables import snapshot, table
 
 DAY1, DAY2 = date(2024, 3, 4), date(2024, 3, 5)
@@ -258,11 +259,6 @@ SALES = [
     sale(date(2023, 1, 1), 1, "T0", 1, "50.00", "L2"),
     sale(date(2024, 3, 4), 1, "T4", 1, "7.00", None),
 ]
-
-
-def settings_for(base: Settings, landing: Path, lake: Path) -> Settings:
-    paths = base.paths.model_copy(update={"landing_root": str(landing), "lake_root": str(lake)})
-    return base.model_copy(update={"paths": paths})
 
 
 def run_customers(spark: Any, settings: Settings, day: date) -> dict[str, Any]:
@@ -602,7 +598,17 @@ def test_erasure_removes_the_person_from_every_table(
     sales = table(lake, "silver.sales_lines")
     assert "L1" not in set(sales.loyalty_id.dropna()) and len(sales) == len(SALES)
     assert sales.net_amount.sum() == sum(Decimal(s[11]) for s in SALES)
-    assert len(table(lake, "ops.customer_erasures")) > 0
+    # The audit: one row per table it touched, the same counts, and no value of the person.
+    audit = table(lake, "ops.customer_erasures")
+    assert set(audit.request_id) == {"DSR-1"} and set(audit.customers) == {1}
+    assert {r.table_name: r.rows for r in audit.itertuples() if r.rows} == {
+        "silver.customer_records": 2,
+        "silver.customers": 1,
+        "silver.customer_consents": 1,
+        "gold.customer_360": 1,
+        "quarantine.customer_records": 1,
+        "silver.sales_lines": 4,
+    }
 
 
 def test_after_erasure_no_version_or_file_still_holds_the_values(

@@ -16,11 +16,11 @@ from typing import Any
 from tqdm import tqdm
 
 from jobs.errors import BadArgumentError
-from jobs.generate.common import csv_bytes, rng_for, write_bytes
+from jobs.generate.common import GeneratedDay, csv_bytes, rng_for, write_bytes
 from jobs.generate.customers import make_people, write_customer_day
 from jobs.generate.ecommerce import DayOrders, make_orders, write_orders_day
-from jobs.generate.pos import make_day
-from jobs.generate.pos_files import PosManifest, write_pos_day
+from jobs.generate.pos import PosInputs, make_day
+from jobs.generate.pos_files import Anomalies, PosManifest, write_pos_day
 from jobs.generate.reference import (
     make_campaigns,
     make_products,
@@ -94,7 +94,9 @@ def generate(options: GenerateOptions) -> GenerateResult:
     )
 
     pos_manifest = PosManifest()
-    loyalty_ids = people.loyalty_id.drop_null()
+    pos_inputs = PosInputs(
+        products, campaigns, people.loyalty_id.drop_null(), options.lines_per_store
+    )
     anomaly_rng = rng_for(seed, STREAM_ANOMALIES)
     yesterday: DayOrders | None = None
     with tqdm(
@@ -106,29 +108,15 @@ def generate(options: GenerateOptions) -> GenerateResult:
     ) as bar:
         for index in range(options.days):
             day = options.start + timedelta(days=index)
+            generated = GeneratedDay(seed, index, day)
             # Stores in chunks: memory follows the chunk, not the size of the network.
             for chunk, start in enumerate(range(0, options.stores, STORES_PER_CHUNK)):
                 bar.set_postfix_str(f"{day} POS from store {start + 1}")
                 some_stores = stores.chunk(start, start + STORES_PER_CHUNK)
-                lines = make_day(
-                    seed,
-                    index,
-                    day,
-                    some_stores,
-                    products,
-                    campaigns,
-                    loyalty_ids,
-                    options.lines_per_store,
-                    chunk,
-                )
+                lines = make_day(generated, some_stores, pos_inputs, chunk)
+                anomalies = Anomalies(anomaly_rng, options.anomalies, index == 0 and chunk == 0)
                 written = write_pos_day(
-                    landing,
-                    lines,
-                    some_stores.store_id,
-                    anomaly_rng,
-                    options.anomalies,
-                    index == 0 and chunk == 0,
-                    pos_manifest,
+                    landing, lines, some_stores.store_id, anomalies, pos_manifest
                 )
                 result.add("pos_lines", written)
             bar.set_postfix_str(f"{day} other sources")
@@ -137,7 +125,7 @@ def generate(options: GenerateOptions) -> GenerateResult:
             yesterday = today
             result.add(
                 "stock_movements",
-                write_movements_day(landing, seed, index, day, stores, products, warehouse_ids),
+                write_movements_day(landing, generated, stores, products, warehouse_ids),
             )
             for source, rows in write_customer_day(landing, seed, index, day, people).items():
                 result.add(source, rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +18,20 @@ STORE_TIME_ZONE = ZoneInfo("Europe/Paris")
 def rng_for(seed: int, *stream: int) -> np.random.Generator:
     """An independent, reproducible random stream for (seed, component, day, ...)."""
     return np.random.default_rng([seed, *stream])
+
+
+@dataclass(frozen=True)
+class GeneratedDay:
+    """One business day of a generation: the run's seed, the day's index from the start, and
+    its date."""
+
+    seed: int
+    index: int
+    date: date
+
+    def rng(self, component: int, *more: int) -> np.random.Generator:
+        """The day's random stream of one component (rng_for(seed, component, index, ...))."""
+        return rng_for(self.seed, component, self.index, *more)
 
 
 def utc_offset(day: date) -> str:

@@ -11,9 +11,9 @@ import pyarrow.compute as pc
 
 from jobs.contracts.pos import PAYMENT_METHODS, POS_COLUMNS
 from jobs.generate.common import (
+    GeneratedDay,
     cents_to_text,
     local_ts_strings,
-    rng_for,
     sample_weighted,
     zero_padded,
 )
@@ -64,19 +64,24 @@ def pos_file_name(store_id: int, register: int, send: int) -> str:
     return f"pos_R{register:02d}_{send:03d}{suffix}"
 
 
+@dataclass(frozen=True)
+class PosInputs:
+    """What every day's baskets draw from: the catalogue, the campaigns, the loyalty cards,
+    and the mean number of lines per store and day."""
+
+    products: Products
+    campaigns: list[Campaign]
+    loyalty_ids: pa.Array
+    lines_per_store: int
+
+
 def make_day(
-    seed: int,
-    day_index: int,
-    day: date,
-    stores: Stores,
-    products: Products,
-    campaigns: list[Campaign],
-    loyalty_ids: pa.Array,
-    lines_per_store: int,
-    chunk_index: int = 0,
+    generated: GeneratedDay, stores: Stores, inputs: PosInputs, chunk_index: int = 0
 ) -> DayLines:
     """Baskets, prices, promotions, returns and payments for these stores on one day."""
-    rng = rng_for(seed, STREAM_POS, day_index, chunk_index)
+    rng = generated.rng(STREAM_POS, chunk_index)
+    day, products, loyalty_ids = generated.date, inputs.products, inputs.loyalty_ids
+    lines_per_store = inputs.lines_per_store
     formats = stores.formats
     basket_mean = np.array([BASKET_LINES[f] for f in formats])
     expected_lines = lines_per_store * stores.size * WEEKDAY_FACTORS[day.weekday()]
@@ -112,9 +117,7 @@ def make_day(
     quantity = np.where(is_return, -quantity, quantity)
     unit_cents = products.list_price_cents[sku_index]
 
-    promo_code, discount_cents = _apply_campaigns(
-        rng, day, campaigns, products, sku_index, quantity, unit_cents
-    )
+    promo_code, discount_cents = _apply_campaigns(rng, day, inputs, sku_index, quantity, unit_cents)
 
     line_store = tx_store[line_tx]
     order = np.lexsort((line_number, tx_seq[line_tx], tx_register[line_tx], line_store))
@@ -155,13 +158,13 @@ def make_day(
 def _apply_campaigns(
     rng: np.random.Generator,
     day: date,
-    campaigns: list[Campaign],
-    products: Products,
+    inputs: PosInputs,
     sku_index: np.ndarray,
     quantity: np.ndarray,
     unit_cents: np.ndarray,
 ) -> tuple[pa.Array, np.ndarray]:
     """Promo codes used during running campaigns, with the discount they give (sales only)."""
+    campaigns, products = inputs.campaigns, inputs.products
     n_lines = len(sku_index)
     codes = np.full(n_lines, None, dtype=object)
     discount = np.zeros(n_lines, dtype=np.int64)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,28 +64,29 @@ class _Injection:
     apply: Callable[[pa.Table, np.ndarray], pa.Table]
 
 
+@dataclass(frozen=True)
+class Anomalies:
+    """What to corrupt in a day's POS files: the share of lines (0: none), whether one store's
+    files are left out, and the random stream that picks them."""
+
+    rng: np.random.Generator
+    rate: float
+    drop_one_store: bool
+
+
 def write_pos_day(
     landing: Path,
     lines: DayLines,
     all_store_ids: np.ndarray,
-    rng: np.random.Generator,
-    anomaly_rate: float,
-    drop_one_store: bool,
+    anomalies: Anomalies,
     manifest: PosManifest,
-    on_file: Callable[[], None] | None = None,
 ) -> int:
     """Writes the day's files (and re-sends), fills the manifest; returns the lines written."""
     day = lines.day
-    table = lines.table
-    keep = np.ones(table.num_rows, dtype=bool)
-    if anomaly_rate > 0 and drop_one_store and len(np.unique(lines.store_id)) > 1:
-        keep &= lines.store_id != int(rng.choice(np.unique(lines.store_id)[1:]))
-    kept = np.flatnonzero(keep)
-    # Every store without a file that day, injected or (at tiny volumes) without any sale.
-    for store in np.setdiff1d(all_store_ids, lines.store_id[kept]):
-        manifest.missing_store_files.append({"sale_date": day.isoformat(), "store_id": int(store)})
+    rng, anomaly_rate = anomalies.rng, anomalies.rate
+    kept = _kept_rows(lines, all_store_ids, anomalies, manifest)
     file_key = lines.file_key[kept]
-    table = table.take(pa.array(kept))
+    table = lines.table.take(pa.array(kept))
     facts = _Facts(lines, kept)
 
     starts, ends = _group_bounds(file_key)
@@ -95,12 +96,7 @@ def write_pos_day(
         in_resend[starts[index] : ends[index]] = True
 
     injections, duplicated = _pick_injections(rng, facts, in_resend, anomaly_rate)
-    malformed = np.zeros(len(kept), dtype=bool)
-    for injection in injections:
-        if injection.rules == (contract.RULE_MALFORMED_ROW,):
-            malformed[injection.rows] = True
-        else:
-            table = injection.apply(table, injection.rows)
+    table, malformed = _inject(table, injections)
     raw_text = _raw_malformed_text(table)
     line_text = pc.if_else(pa.array(malformed), raw_text, csv_lines(table))
 
@@ -123,6 +119,7 @@ def write_pos_day(
         store = int(store_ids[start])
         register = int(lines.register[kept[start]])
         name = pos_file_name(store, register, send=1)
+        pos_file = {"sale_date": day.isoformat(), "store_id": store, "file": name}
         folder = landing / "pos" / f"sale_date={day.isoformat()}" / f"store_id={store}"
         jobs.append((folder / name, (header + file_texts[group].as_py() + "\n").encode()))
         counts = manifest.store_days.setdefault((day.isoformat(), store), StoreDayCounts())
@@ -132,9 +129,7 @@ def write_pos_day(
         counts.valid_distinct += (end - start) - len(bad_rows)
         counts.quarantined += len(bad_rows)
         manifest.quarantined.extend(
-            _quarantine_entry(
-                day, store, name, table, int(row), quarantine_rows[int(row)], raw_text
-            )
+            _quarantine_entry(pos_file, table, int(row), quarantine_rows[int(row)], raw_text)
             for row in bad_rows
         )
         if group in resend_same or group in resend_changed:
@@ -157,15 +152,41 @@ def write_pos_day(
                 }
             )
     with ThreadPoolExecutor(WRITER_THREADS) as pool:
-        for _ in pool.map(lambda job: write_bytes(*job), jobs):
-            if on_file:
-                on_file()
+        list(pool.map(lambda job: write_bytes(*job), jobs))
     these_stores = set(all_store_ids.tolist())
     return sum(
         counts.input_lines
         for (sale_date, store), counts in manifest.store_days.items()
         if sale_date == day.isoformat() and store in these_stores
     )
+
+
+def _kept_rows(
+    lines: DayLines, all_store_ids: np.ndarray, anomalies: Anomalies, manifest: PosManifest
+) -> np.ndarray:
+    """The rows written: all, but one store's when the anomalies drop one; every store without
+    a file that day (dropped or, at tiny volumes, without any sale) goes to the manifest."""
+    keep = np.ones(lines.table.num_rows, dtype=bool)
+    stores = np.unique(lines.store_id)
+    if anomalies.rate > 0 and anomalies.drop_one_store and len(stores) > 1:
+        keep &= lines.store_id != int(anomalies.rng.choice(stores[1:]))
+    kept = np.flatnonzero(keep)
+    for store in np.setdiff1d(all_store_ids, lines.store_id[kept]):
+        manifest.missing_store_files.append(
+            {"sale_date": lines.day.isoformat(), "store_id": int(store)}
+        )
+    return kept
+
+
+def _inject(table: pa.Table, injections: list[_Injection]) -> tuple[pa.Table, np.ndarray]:
+    """The table with each injection applied, and which rows are to be written malformed."""
+    malformed = np.zeros(table.num_rows, dtype=bool)
+    for injection in injections:
+        if injection.rules == (contract.RULE_MALFORMED_ROW,):
+            malformed[injection.rows] = True
+        else:
+            table = injection.apply(table, injection.rows)
+    return table, malformed
 
 
 class _Facts:
@@ -234,74 +255,81 @@ def _constant(value: str | None, count: int) -> pa.Array:
     return pa.array([value] * count, pa.string())
 
 
-def _cases(
-    facts: _Facts,
-) -> list[tuple[tuple[str, ...], Callable[[pa.Table, np.ndarray], pa.Table]]]:
-    """Each case breaks exactly the rules it names, and nothing else."""
-    previous_day = facts.day - timedelta(days=1)
-    stores = facts.all_store_ids
+class _Corruptions:
+    """Each method breaks exactly the rules its case names, and nothing else."""
 
-    def missing_required(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    def __init__(self, facts: _Facts) -> None:
+        self.facts = facts
+
+    def untouched(self, table: pa.Table, _rows: np.ndarray) -> pa.Table:
+        return table  # malformed rows are cut to 11 fields when written
+
+    def missing_required(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
         for offset, column in enumerate(BLANKABLE_REQUIRED):
             part = rows[offset :: len(BLANKABLE_REQUIRED)]
             table = _replace(table, column, part, _constant(None, len(part)))
         return table
 
-    def bad_type(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    def bad_type(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
         # A French decimal comma: "12,49" does not parse as decimal(12,2).
         comma = pc.replace_substring(table.column("unit_price").take(pa.array(rows)), ".", ",")
         return _replace(table, "unit_price", rows, comma.combine_chunks())
 
-    def zero_quantity(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    def zero_quantity(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
         table = _replace(table, "quantity", rows, _constant("0", len(rows)))
         return _replace(table, "discount_amount", rows, _constant(None, len(rows)))
 
-    def negative_amount(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    def negative_amount(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
         return _replace(table, "discount_amount", rows, _constant("-1.00", len(rows)))
 
-    def discount_exceeds(table: pa.Table, rows: np.ndarray) -> pa.Table:
-        quantity = facts.quantity[rows]
-        over = np.where(quantity > 0, quantity * facts.unit_cents[rows] + 100, 100)
+    def discount_exceeds(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
+        quantity = self.facts.quantity[rows]
+        over = np.where(quantity > 0, quantity * self.facts.unit_cents[rows] + 100, 100)
         return _replace(table, "discount_amount", rows, cents_to_text(over))
 
-    def store_mismatch(table: pa.Table, rows: np.ndarray) -> pa.Table:
-        position = np.searchsorted(stores, facts.store_id[rows])
+    def store_mismatch(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
+        stores = self.facts.all_store_ids
+        position = np.searchsorted(stores, self.facts.store_id[rows])
         other = (
             stores[(position + 1) % len(stores)] if len(stores) > 1 else np.full(len(rows), 999_999)
         )
         return _replace(table, "store_id", rows, pc.cast(pa.array(other), pa.string()))
 
-    def unknown_sku(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    def unknown_sku(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
         return _replace(table, "sku", rows, _constant(UNKNOWN_SKU, len(rows)))
 
-    def date_mismatch(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    def date_mismatch(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
+        previous_day = self.facts.day - timedelta(days=1)
         return _replace(
-            table, "transaction_ts", rows, local_ts_strings(previous_day, facts.seconds[rows])
+            table, "transaction_ts", rows, local_ts_strings(previous_day, self.facts.seconds[rows])
         )
 
-    def bad_payment(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    def bad_payment(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
         return _replace(table, "payment_method", rows, _constant(BAD_PAYMENT_METHOD, len(rows)))
 
-    def unknown_sku_and_bad_payment(table: pa.Table, rows: np.ndarray) -> pa.Table:
-        return bad_payment(unknown_sku(table, rows), rows)
+    def unknown_sku_and_bad_payment(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
+        return self.bad_payment(self.unknown_sku(table, rows), rows)
 
-    def untouched(table: pa.Table, rows: np.ndarray) -> pa.Table:
-        return table  # malformed rows are cut to 11 fields when written
 
+def _cases(
+    facts: _Facts,
+) -> list[tuple[tuple[str, ...], Callable[[pa.Table, np.ndarray], pa.Table]]]:
+    """The corruption cases, in the order their rows are picked."""
+    case = _Corruptions(facts)
     return [
-        ((contract.RULE_MALFORMED_ROW,), untouched),
-        ((contract.RULE_MISSING_REQUIRED,), missing_required),
-        ((contract.RULE_BAD_TYPE,), bad_type),
-        ((contract.RULE_ZERO_QUANTITY,), zero_quantity),
-        ((contract.RULE_NEGATIVE_AMOUNT,), negative_amount),
-        ((contract.RULE_DISCOUNT_EXCEEDS_AMOUNT,), discount_exceeds),
-        ((contract.RULE_STORE_MISMATCH,), store_mismatch),
-        ((contract.RULE_UNKNOWN_SKU,), unknown_sku),
-        ((contract.RULE_DATE_MISMATCH,), date_mismatch),
-        ((contract.RULE_BAD_PAYMENT_METHOD,), bad_payment),
+        ((contract.RULE_MALFORMED_ROW,), case.untouched),
+        ((contract.RULE_MISSING_REQUIRED,), case.missing_required),
+        ((contract.RULE_BAD_TYPE,), case.bad_type),
+        ((contract.RULE_ZERO_QUANTITY,), case.zero_quantity),
+        ((contract.RULE_NEGATIVE_AMOUNT,), case.negative_amount),
+        ((contract.RULE_DISCOUNT_EXCEEDS_AMOUNT,), case.discount_exceeds),
+        ((contract.RULE_STORE_MISMATCH,), case.store_mismatch),
+        ((contract.RULE_UNKNOWN_SKU,), case.unknown_sku),
+        ((contract.RULE_DATE_MISMATCH,), case.date_mismatch),
+        ((contract.RULE_BAD_PAYMENT_METHOD,), case.bad_payment),
         (
             (contract.RULE_UNKNOWN_SKU, contract.RULE_BAD_PAYMENT_METHOD),
-            unknown_sku_and_bad_payment,
+            case.unknown_sku_and_bad_payment,
         ),
     ]
 
@@ -313,18 +341,15 @@ def _raw_malformed_text(table: pa.Table) -> pa.Array:
 
 
 def _quarantine_entry(
-    day: date,
-    store: int,
-    file_name: str,
+    pos_file: dict[str, Any],
     table: pa.Table,
     row: int,
     rules: tuple[str, ...],
     raw_text: Any,
 ) -> dict[str, Any]:
+    """The manifest's entry of a corrupted row of `pos_file` (its sale_date, store_id, file)."""
     entry: dict[str, Any] = {
-        "sale_date": day.isoformat(),
-        "store_id": store,
-        "file": file_name,
+        **pos_file,
         "transaction_id": table.column("transaction_id")[row].as_py(),
         "line_number": table.column("line_number")[row].as_py(),
         "rules": list(rules),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pyarrow.compute as pc
 
 from jobs.contracts.reference import STORE_LOCATION_PREFIX
 from jobs.generate.common import (
+    GeneratedDay,
     csv_bytes,
     local_ts_strings,
     rng_for,
@@ -91,15 +93,14 @@ def write_opening_stock(
 
 def write_movements_day(
     landing: Path,
-    seed: int,
-    day_index: int,
-    day: date,
+    generated: GeneratedDay,
     stores: Stores,
     products: Products,
     warehouse_ids: list[str],
 ) -> int:
     """Receipts at warehouses, deliveries to stores (out then in), adjustments and counts."""
-    rng = rng_for(seed, STREAM_MOVEMENTS, day_index)
+    rng = generated.rng(STREAM_MOVEMENTS)
+    day = generated.date
     cdf = products.popularity_cdf
     parts: list[dict[str, pa.Array]] = []
 
@@ -107,17 +108,14 @@ def write_movements_day(
     n = RECEIPTS_PER_WAREHOUSE * len(warehouse_ids)
     wh = np.repeat(np.arange(len(warehouse_ids)), RECEIPTS_PER_WAREHOUSE)
     parts.append(
-        _movements(
-            day,
+        _Movements(
             "RECEIPT",
             rng.integers(4 * 3600, 12 * 3600, n),
             pa.array(np.array(warehouse_ids)[wh].tolist(), pa.string()),
             products.sku.take(pa.array(sample_weighted(rng, cdf, n))),
             rng.integers(2, 41, n) * 12,
-            None,
-            None,
-            zero_padded(rng.integers(1, 10**6, n), 6, "PO"),
-        )
+            reference=zero_padded(rng.integers(1, 10**6, n), 6, "PO"),
+        ).columns(day)
     )
 
     # Deliveries: TRANSFER_OUT at the warehouse 05:00, TRANSFER_IN at the store 09:00.
@@ -132,30 +130,24 @@ def write_movements_day(
     transfer = zero_padded(stores.store_id[store_idx], 4, f"TR{day:%Y%m%d}-")
     sku = products.sku.take(pa.array(sku_idx))
     parts.append(
-        _movements(
-            day,
+        _Movements(
             "TRANSFER_OUT",
             np.full(m, 5 * 3600),
             pa.array(source.tolist(), pa.string()),
             sku,
             -qty,
-            transfer,
-            None,
-            None,
-        )
+            transfer=transfer,
+        ).columns(day)
     )
     parts.append(
-        _movements(
-            day,
+        _Movements(
             "TRANSFER_IN",
             np.full(m, 9 * 3600),
             store_location(stores.store_id[store_idx]),
             sku,
             qty,
-            transfer,
-            None,
-            None,
-        )
+            transfer=transfer,
+        ).columns(day)
     )
 
     # Adjustments (mostly losses) and evening cycle counts in stores.
@@ -163,8 +155,7 @@ def write_movements_day(
     adj_store = rng.integers(0, len(stores.store_id), k)
     adj_qty = np.where(rng.random(k) < 0.85, -rng.integers(1, 4, k), rng.integers(1, 3, k))
     parts.append(
-        _movements(
-            day,
+        _Movements(
             "ADJUSTMENT",
             rng.integers(8 * 3600, 21 * 3600, k),
             store_location(stores.store_id[adj_store]),
@@ -172,16 +163,15 @@ def write_movements_day(
                 pa.array(np.minimum(sample_weighted(rng, cdf, k), carried[adj_store] - 1))
             ),
             adj_qty,
-            None,
-            pa.array(REASONS).take(pa.array(np.where(adj_qty > 0, 3, rng.integers(0, 3, k)))),
-            None,
-        )
+            reason=pa.array(REASONS).take(
+                pa.array(np.where(adj_qty > 0, 3, rng.integers(0, 3, k)))
+            ),
+        ).columns(day)
     )
     c = 10 * len(stores.store_id)
     count_store = rng.integers(0, len(stores.store_id), c)
     parts.append(
-        _movements(
-            day,
+        _Movements(
             "CYCLE_COUNT",
             np.full(c, 22 * 3600),
             store_location(stores.store_id[count_store]),
@@ -189,10 +179,7 @@ def write_movements_day(
                 pa.array(np.minimum(sample_weighted(rng, cdf, c), carried[count_store] - 1))
             ),
             rng.poisson(12, c),
-            None,
-            None,
-            None,
-        )
+        ).columns(day)
     )
 
     columns = {name: pa.concat_arrays([p[name] for p in parts]) for name in parts[0]}
@@ -221,26 +208,29 @@ def write_movements_day(
     return total
 
 
-def _movements(
-    day: date,
-    kind: str,
-    seconds: np.ndarray,
-    location: pa.Array,
-    sku: pa.Array,
-    quantity: np.ndarray,
-    transfer: pa.Array | None,
-    reason: pa.Array | None,
-    reference: pa.Array | None,
-) -> dict[str, pa.Array]:
-    count = len(seconds)
-    empty = pa.nulls(count, pa.string())
-    return {
-        "movement_type": pa.array([kind] * count, pa.string()),
-        "movement_ts": local_ts_strings(day, seconds),
-        "location_id": location,
-        "sku": sku,
-        "quantity": pc.cast(pa.array(quantity), pa.string()),
-        "transfer_id": transfer if transfer is not None else empty,
-        "reason_code": reason if reason is not None else empty,
-        "reference": reference if reference is not None else empty,
-    }
+@dataclass(frozen=True)
+class _Movements:
+    """Movements of one type as CSV columns (text); the optional columns empty when None."""
+
+    kind: str
+    seconds: np.ndarray
+    location: pa.Array
+    sku: pa.Array
+    quantity: np.ndarray
+    transfer: pa.Array | None = None
+    reason: pa.Array | None = None
+    reference: pa.Array | None = None
+
+    def columns(self, day: date) -> dict[str, pa.Array]:
+        count = len(self.seconds)
+        empty = pa.nulls(count, pa.string())
+        return {
+            "movement_type": pa.array([self.kind] * count, pa.string()),
+            "movement_ts": local_ts_strings(day, self.seconds),
+            "location_id": self.location,
+            "sku": self.sku,
+            "quantity": pc.cast(pa.array(self.quantity), pa.string()),
+            "transfer_id": self.transfer if self.transfer is not None else empty,
+            "reason_code": self.reason if self.reason is not None else empty,
+            "reference": self.reference if self.reference is not None else empty,
+        }

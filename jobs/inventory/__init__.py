@@ -31,20 +31,10 @@ from jobs.inventory.tables import (
     STOCK_MOVEMENTS,
     STOCK_RECONCILIATION,
 )
-from jobs.lake import ensure_table, read_table, sql_literal
+from jobs.lake import sql_literal
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
-
-# What a batch computes per key; updated_at only records when one of these changed.
-LEVEL_COLUMNS = (
-    "location_id",
-    "sku",
-    "on_hand",
-    "last_movement_ts",
-    "count_on_hand",
-    "last_count_ts",
-)
 
 
 def source_dates(context: RunContext) -> list[date]:
@@ -78,18 +68,6 @@ def extract_batch(spark: SparkSession, context: RunContext) -> DataFrame:
     return batch_df.transform(transforms.filter_window, context.since, context.until)
 
 
-def _state_counts(
-    spark: SparkSession, lake: str, keys_df: DataFrame, locations: list[str]
-) -> DataFrame:
-    """The current levels of the batch's keys (their latest count is where the replay starts)."""
-    return (
-        read_table(spark, STOCK_LEVELS, lake)
-        .where(F.col("location_id").isin(locations))
-        .join(keys_df, ["location_id", "sku"], "left_semi")
-        .select(*LEVEL_COLUMNS)
-    )
-
-
 def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -> dict[str, Any]:
     """Quarantine, ledger, levels: each step idempotent, so a re-run or a crash re-run is safe."""
     settings = context.settings
@@ -108,8 +86,8 @@ def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -
     dates = sorted(
         row.movement_date for row in checked_df.select("movement_date").distinct().collect()
     )
-    load.append_movements(spark, quarantined_df, QUARANTINE_STOCK_MOVEMENTS, lake, dates)
-    load.append_movements(spark, valid_df, STOCK_MOVEMENTS, lake, dates)
+    load.load_new_movements(spark, quarantined_df, QUARANTINE_STOCK_MOVEMENTS, lake, dates)
+    load.load_new_movements(spark, valid_df, STOCK_MOVEMENTS, lake, dates)
 
     keys_df = valid_df.select("location_id", "sku").distinct().persist()
     locations = sorted(
@@ -122,22 +100,20 @@ def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -
         "locations": len(locations),
     }
     if locations:
-        state_df = _state_counts(spark, lake, keys_df, locations).persist()
+        state_df = transforms.levels_of_keys(
+            extract.extract_levels(spark, lake, locations), keys_df
+        ).persist()
         oldest_count = state_df.select(F.to_date(F.min("last_count_ts"))).first()
         count_dates = [oldest_count[0]] if oldest_count and oldest_count[0] else []
         since_date: date = min([*dates, *count_dates])
-        ledger_df = (
-            spark.read.format("delta")
-            .load(STOCK_MOVEMENTS.path(lake))
-            .where(F.col("movement_date") >= F.lit(since_date))
-            .where(F.col("location_id").isin(locations))
-            .join(keys_df, ["location_id", "sku"], "left_semi")
+        ledger_df = extract.extract_ledger(spark, lake, since_date, locations).join(
+            keys_df, ["location_id", "sku"], "left_semi"
         )
         # Keys whose balance is what the table already holds are left out: a re-run of a
         # batch commits nothing to the levels.
         changed_df = (
             transforms.stock_levels(ledger_df, state_df)
-            .select(*LEVEL_COLUMNS)
+            .select(*transforms.LEVEL_COLUMNS)
             .exceptAll(state_df)
             .persist()
         )
@@ -147,7 +123,7 @@ def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -
                 row[0] for row in changed_df.select("location_id").distinct().collect()
             )
             updated_at = context.started_at or datetime.now(UTC)
-            load.merge_levels(spark, changed_df, STOCK_LEVELS, lake, changed_locations, updated_at)
+            load.load_levels(spark, changed_df, STOCK_LEVELS, lake, changed_locations, updated_at)
         changed_df.unpersist()
         state_df.unpersist()
     keys_df.unpersist()
@@ -164,8 +140,8 @@ def reconcile(
     the ledger's balance is merged back: the ledger is the truth. The daily run calls it
     before it applies its batch, which would otherwise overwrite an edited key unseen."""
     lake, day = context.settings.lake_root, context.run_date
-    ensure_table(spark, STOCK_RECONCILIATION, lake)  # empty is the healthy answer, not missing
-    ledger_df = read_table(spark, STOCK_MOVEMENTS, lake)
+    load.create_reconciliation(spark, lake)
+    ledger_df = extract.extract_ledger(spark, lake)
     keys_df = ledger_df.where(F.col("movement_date") == F.lit(day)).select("location_id", "sku")
     if batch_df is not None:
         keys_df = keys_df.unionByName(
@@ -184,37 +160,25 @@ def reconcile(
             keys_df, ["location_id", "sku"], "left_semi"
         ),
         no_counts_df,
-    ).select(*LEVEL_COLUMNS)
-    state_df = _state_counts(spark, lake, keys_df, locations)
+    ).select(*transforms.LEVEL_COLUMNS)
+    state_df = transforms.levels_of_keys(extract.extract_levels(spark, lake, locations), keys_df)
     wrong_df = replay_df.exceptAll(state_df).persist()
     figures = {"keys_reconciled": keys_df.count(), "differences": wrong_df.count()}
     if figures["differences"]:
-        differences_df = (
-            wrong_df.alias("l")
-            .join(state_df.alias("s"), ["location_id", "sku"], "left")
-            .select(
-                F.lit(day).alias("reconciliation_date"),
-                "location_id",
-                "sku",
-                F.col("s.on_hand").alias("state_on_hand"),
-                F.col("l.on_hand").alias("ledger_on_hand"),
-                (F.col("s.on_hand") - F.col("l.on_hand")).alias("difference"),
-            )
-        )
-        prune = f"t.reconciliation_date = {sql_literal(day.isoformat())}"
-        load.insert_new(
+        differences_df = transforms.reconciliation_differences(wrong_df, state_df, day)
+        load.load_new_rows(
             spark,
             differences_df,
             STOCK_RECONCILIATION,
             lake,
-            prune,
+            f"t.reconciliation_date = {sql_literal(day.isoformat())}",
             ("reconciliation_date", "location_id", "sku"),
         )
         wrong_locations = sorted(
             row[0] for row in wrong_df.select("location_id").distinct().collect()
         )
         updated_at = context.started_at or datetime.now(UTC)
-        load.merge_levels(spark, wrong_df, STOCK_LEVELS, lake, wrong_locations, updated_at)
+        load.load_levels(spark, wrong_df, STOCK_LEVELS, lake, wrong_locations, updated_at)
         log.warning("inventory %s: %d keys corrected from the ledger", day, figures["differences"])
     wrong_df.unpersist()
     keys_df.unpersist()
@@ -225,12 +189,12 @@ def replenish(spark: SparkSession, context: RunContext) -> dict[str, Any]:
     """The run date's replenishment alerts, from the levels and the ledger's sales velocity."""
     lake, day, conf = context.settings.lake_root, context.run_date, context.settings.inventory
     alerts_df = outputs.replenishment_alerts(
-        read_table(spark, STOCK_LEVELS, lake),
-        outputs.velocity_window(read_table(spark, STOCK_MOVEMENTS, lake), conf, day),
+        extract.extract_levels(spark, lake),
+        outputs.velocity_window(extract.extract_ledger(spark, lake), conf, day),
         conf,
         day,
     ).persist()
-    outputs.write_alerts(spark, alerts_df, lake, day)
+    load.load_alerts(spark, alerts_df, lake, day)
     counts = {row.reason: row["count"] for row in alerts_df.groupBy("reason").count().collect()}
     alerts_df.unpersist()
     return {
@@ -251,13 +215,13 @@ def publish_availability(spark: SparkSession, context: RunContext) -> dict[str, 
     settings = context.settings
     landing, lake, conf = settings.landing_root, settings.lake_root, settings.inventory
     as_of = batch_end(context)
-    current = outputs.current_as_of(spark, lake)
+    current = extract.extract_current_as_of(spark, lake)
     if current is not None and current > as_of.replace(tzinfo=None):
         log.info("availability left as is: it holds %s, later than this run's %s", current, as_of)
         return {"availability": f"kept (as of {current:%Y-%m-%dT%H:%M}Z)"}
     warehouses_df = extract.extract_warehouses(spark, landing)
     ecommerce = [r.location_id for r in warehouses_df.where("serves_ecommerce").collect()]
-    levels_df = read_table(spark, STOCK_LEVELS, lake).where(F.col("location_id").isin(ecommerce))
+    levels_df = extract.extract_levels(spark, lake, ecommerce)
     orders_df = extract.extract_recent_orders(
         spark, landing, context.run_date, conf.reservation_lookback_days
     )
@@ -270,13 +234,13 @@ def publish_availability(spark: SparkSession, context: RunContext) -> dict[str, 
         conf,
         as_of,
     ).persist()
-    outputs.write_availability(spark, availability_df, lake)
+    load.load_availability(spark, availability_df, lake)
     rows = [
         (row.sku, int(row.available_to_sell))
         for row in availability_df.select("sku", "available_to_sell").collect()
     ]
     availability_df.unpersist()
-    manifest = outputs.write_feed(rows, lake, as_of)
+    manifest = load.load_feed(rows, lake, as_of)
     return {"availability_rows": len(rows), "feed": manifest["folder"]}
 
 

@@ -1,8 +1,10 @@
-"""The only inventory functions that read: landing files, reference data, silver.sales_lines."""
+"""The only inventory functions that read: landing files, reference data, silver.sales_lines,
+and the inventory's own tables (ledger, levels, the availability's as-of)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -17,6 +19,7 @@ from jobs.contracts.read import (
     read_reference_csv,
     text_schema,
 )
+from jobs.inventory.tables import ECOMMERCE_AVAILABILITY, STOCK_LEVELS, STOCK_MOVEMENTS
 from jobs.lake import list_folder, read_table
 from jobs.sales.extract import extract_products, extract_stores
 from jobs.sales.tables import SILVER_SALES_LINES
@@ -105,3 +108,32 @@ def extract_products_for_sale(spark: SparkSession, landing_root: str) -> DataFra
     """Active products (an inactive SKU is not offered, whatever its stock)."""
     products_df = extract_products(spark, landing_root)
     return products_df.where(F.coalesce(F.col("active"), F.lit(True))).select("sku", "category")
+
+
+def extract_levels(
+    spark: SparkSession, lake_root: str, locations: Sequence[str] | None = None
+) -> DataFrame:
+    """silver.stock_levels, of `locations` only when given (its partition column)."""
+    levels_df = read_table(spark, STOCK_LEVELS, lake_root)
+    return levels_df if locations is None else levels_df.where(F.col("location_id").isin(locations))
+
+
+def extract_ledger(
+    spark: SparkSession,
+    lake_root: str,
+    since: date | None = None,
+    locations: Sequence[str] | None = None,
+) -> DataFrame:
+    """silver.stock_movements, from `since` (its partition column) and of `locations`."""
+    ledger_df = read_table(spark, STOCK_MOVEMENTS, lake_root)
+    if since is not None:
+        ledger_df = ledger_df.where(F.col("movement_date") >= F.lit(since))
+    if locations is not None:
+        ledger_df = ledger_df.where(F.col("location_id").isin(locations))
+    return ledger_df
+
+
+def extract_current_as_of(spark: SparkSession, lake_root: str) -> datetime | None:
+    """The as_of of the availability in the table, None before the first batch."""
+    row = read_table(spark, ECOMMERCE_AVAILABILITY, lake_root).agg(F.max("as_of")).first()
+    return row[0] if row else None

@@ -1,4 +1,5 @@
-"""What the business reads: e-commerce availability (table and feed file), replenishment alerts.
+"""What the business reads, as transforms: e-commerce availability, replenishment alerts
+(jobs.inventory.load writes them, with the availability feed file).
 
 available_to_sell = stock of the warehouses that serve e-commerce - safety stock - the units of
 open online orders, and never below 0 for the site; the parts stay in the table, so a negative
@@ -9,20 +10,14 @@ review period more. Negative stock is always an alert of its own.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.files import write_atomically
 from jobs.inventory.tables import ECOMMERCE_AVAILABILITY, REPLENISHMENT_ALERTS
-from jobs.lake import ensure_table, read_table, replace_where, sql_literal
 from jobs.orders import latest_order_states
 from jobs.settings import InventorySettings
 
@@ -31,8 +26,6 @@ log = logging.getLogger(__name__)
 SALES_TYPES = ("SALE", "RETURN", "SHIPMENT")  # what velocity counts, net of returns
 REASON_NEGATIVE = "negative_stock"
 REASON_REORDER = "below_reorder_point"
-FEED_NAME = "availability.csv"
-MANIFEST_NAME = "manifest.json"
 
 
 def open_reservations(orders_df: DataFrame, until: datetime | None) -> DataFrame:
@@ -141,58 +134,3 @@ def velocity_window(ledger_df: DataFrame, conf: InventorySettings, alert_date: d
     """The ledger partitions of the velocity_days up to alert_date."""
     first = alert_date - timedelta(days=conf.velocity_days - 1)
     return ledger_df.where(F.col("movement_date").between(F.lit(first), F.lit(alert_date)))
-
-
-def write_alerts(spark: SparkSession, alerts_df: DataFrame, lake_root: str, day: date) -> None:
-    """Replaces the date's alerts: a re-run of the day leaves one set of alerts."""
-    ensure_table(spark, REPLENISHMENT_ALERTS, lake_root)
-    predicate = f"alert_date = {sql_literal(day.isoformat())}"
-    replace_where(alerts_df, REPLENISHMENT_ALERTS, lake_root, predicate)
-
-
-def current_as_of(spark: SparkSession, lake_root: str) -> datetime | None:
-    """The as_of of the availability in the table, None before the first batch."""
-    row = read_table(spark, ECOMMERCE_AVAILABILITY, lake_root).agg(F.max("as_of")).first()
-    return row[0] if row else None
-
-
-def write_availability(spark: SparkSession, availability_df: DataFrame, lake_root: str) -> None:
-    """Replaces the whole (small: one row per SKU) table in one commit."""
-    ensure_table(spark, ECOMMERCE_AVAILABILITY, lake_root)
-    (
-        availability_df.coalesce(1)
-        .write.format("delta")
-        .mode("overwrite")
-        .save(ECOMMERCE_AVAILABILITY.path(lake_root))
-    )
-
-
-def feed_folder(lake_root: str, as_of: datetime) -> str:
-    """`<lake>/feeds/ecommerce_availability/as_of=YYYY-MM-DDTHH-MMZ`: one folder per batch."""
-    stamp = as_of.strftime("%Y-%m-%dT%H-%MZ")
-    return f"{lake_root.rstrip('/')}/feeds/ecommerce_availability/as_of={stamp}"
-
-
-def write_feed(rows: list[tuple[str, int]], lake_root: str, as_of: datetime) -> dict[str, Any]:
-    """availability.csv (sku, available_to_sell) sorted by SKU, then manifest.json with its row
-    count and SHA-256. Each is written then renamed; the manifest comes last, so a platform that
-    waits for the manifest never reads a partial feed."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["sku", "available_to_sell"])
-    writer.writerows(sorted(rows))
-    data = text.getvalue().encode("utf-8")
-    folder = feed_folder(lake_root, as_of)
-    manifest = {
-        "feed": "ecommerce_availability",
-        "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "file": FEED_NAME,
-        "rows": len(rows),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-    write_atomically(f"{folder}/{FEED_NAME}", data)
-    write_atomically(
-        f"{folder}/{MANIFEST_NAME}", (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
-    )
-    log.info("availability feed: %s/%s (%d rows)", folder, FEED_NAME, len(rows))
-    return {**manifest, "folder": folder}

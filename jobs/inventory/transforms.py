@@ -20,6 +20,16 @@ from jobs.contracts.warehouse import MOVEMENT_SCHEMA, MOVEMENT_TYPES, OPENING_ST
 from jobs.inventory.tables import STOCK_MOVEMENTS
 from jobs.orders import latest_order_states
 
+# What a batch computes per key; updated_at only records when one of these changed.
+LEVEL_COLUMNS = (
+    "location_id",
+    "sku",
+    "on_hand",
+    "last_movement_ts",
+    "count_on_hand",
+    "last_count_ts",
+)
+
 LEDGER_NAMES = [field.name for field in STOCK_MOVEMENTS.schema.fields]
 # Carried beside the ledger's columns until the rules are checked: the rules broken when the
 # source line was read, and its text (kept in quarantine.stock_movements).
@@ -310,5 +320,28 @@ def stock_levels(ledger_df: DataFrame, counts_df: DataFrame) -> DataFrame:
             F.greatest("ledger_last_ts", "state_last").alias("last_movement_ts"),
             F.col("count_on_hand").cast("long"),
             "last_count_ts",
+        )
+    )
+
+
+def levels_of_keys(levels_df: DataFrame, keys_df: DataFrame) -> DataFrame:
+    """The stock levels of the (location_id, sku) keys in keys_df (where a replay starts)."""
+    return levels_df.join(keys_df, ["location_id", "sku"], "left_semi").select(*LEVEL_COLUMNS)
+
+
+def reconciliation_differences(
+    ledger_levels_df: DataFrame, state_df: DataFrame, day: date
+) -> DataFrame:
+    """Rows of ops.stock_reconciliation: each key whose ledger balance differs from its state."""
+    return (
+        ledger_levels_df.alias("l")
+        .join(state_df.alias("s"), ["location_id", "sku"], "left")
+        .select(
+            F.lit(day).alias("reconciliation_date"),
+            "location_id",
+            "sku",
+            F.col("s.on_hand").alias("state_on_hand"),
+            F.col("l.on_hand").alias("ledger_on_hand"),
+            (F.col("s.on_hand") - F.col("l.on_hand")).alias("difference"),
         )
     )

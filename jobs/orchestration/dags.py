@@ -74,7 +74,7 @@ def build_retail_daily(settings: Settings) -> DAG:
         catchup=settings.orchestration.catchup,
         max_active_runs=settings.orchestration.max_active_runs,
         default_args=default_args(settings),
-        template_searchpath=template_searchpath(settings),
+        template_searchpath=template_searchpath(),
         tags=TAGS,
         doc_md=__doc__,
     ) as dag:
@@ -118,7 +118,7 @@ def build_inventory_sync(settings: Settings) -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args=default_args(settings),
-        template_searchpath=template_searchpath(settings),
+        template_searchpath=template_searchpath(),
         tags=TAGS,
     ) as dag:
         spark_task(
@@ -142,7 +142,7 @@ def build_maintenance(settings: Settings) -> DAG:
         catchup=False,  # compaction of the latest state; missed weeks need no replay
         max_active_runs=1,
         default_args=default_args(settings),
-        template_searchpath=template_searchpath(settings),
+        template_searchpath=template_searchpath(),
         tags=TAGS,
     ) as dag:
         date_step(settings, "maintenance", "optimize_and_vacuum")
@@ -164,7 +164,7 @@ def build_customers_daily(settings: Settings) -> DAG:
         # silver.customers takes dates in order: one run at a time, oldest first.
         max_active_runs=1,
         default_args={**default_args(settings), "depends_on_past": True},
-        template_searchpath=template_searchpath(settings),
+        template_searchpath=template_searchpath(),
         tags=TAGS,
     ) as dag:
         date_step(settings, "customers", "customers")

@@ -58,7 +58,7 @@ def default_args(settings: Settings) -> dict[str, Any]:
     }
 
 
-def template_searchpath(settings: Settings) -> list[str]:
+def template_searchpath() -> list[str]:
     """Where the SparkApplication templates are (kubernetes); harmless for local."""
     return [str(K8S_DIR)]
 

@@ -47,7 +47,7 @@ class _SmtpHandler:
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
         self.inbox.add_email(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
@@ -66,7 +66,7 @@ def _webhook_handler(inbox: Inbox) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, format: str, *args: Any) -> None:
+        def log_message(self, _format: str, *_args: Any) -> None:
             return  # quiet: the test or demo reports what arrived
 
     return Handler

@@ -10,19 +10,20 @@ gold.daily_sales_report, each replaced for the date (a re-run gives the same row
 
 from __future__ import annotations
 
-import logging
-from datetime import date
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.context import RunContext
 from jobs.errors import MissingInputError
-from jobs.inventory.tables import STOCK_LEVELS
-from jobs.lake import TableSpec, ensure_table, read_table, replace_where, sql_literal
 from jobs.promotions import report_figures, transforms
-from jobs.promotions.extract import extract_campaigns, extract_dates
+from jobs.promotions.extract import (
+    extract_campaigns,
+    extract_dates,
+    extract_stock_levels,
+    first_line_date,
+)
+from jobs.promotions.load import load_date
 from jobs.promotions.tables import (
     CAMPAIGN_PERFORMANCE,
     DAILY_SALES_REPORT,
@@ -38,42 +39,17 @@ from jobs.sales.tables import (
 )
 from jobs.spark import get_spark
 
-log = logging.getLogger(__name__)
-
-
-def replace_date(
-    spark: SparkSession, df: DataFrame, spec: TableSpec, lake: str, day: date
-) -> DataFrame:
-    """Replaces the date's partition of spec with df; returns the date's rows as written."""
-    column = spec.partition_by[0]
-    ensure_table(spark, spec, lake)
-    replace_where(df, spec, lake, f"{column} = {sql_literal(day.isoformat())}")
-    log.info("wrote %s for %s", spec.name, day)
-    return read_table(spark, spec, lake).where(F.col(column) == F.lit(day))
-
-
-def _first_line_date(campaigns_df: DataFrame, run_date: date) -> date:
-    """The earliest sale date needed: 28 days back, or a running campaign's pre-period."""
-    earliest = transforms.window_start(run_date, transforms.VELOCITY_DAYS)
-    running = transforms.running_on(campaigns_df, run_date)
-    pre_start = running.select(
-        F.min(F.date_sub("start_date", F.datediff("end_date", "start_date") + 1))
-    ).first()
-    if pre_start is not None and pre_start[0] is not None:
-        earliest = min(earliest, pre_start[0])
-    return earliest
-
 
 def run(context: RunContext) -> dict[str, Any]:
-    """The four gold tables of the date."""
+    """The four gold tables of the date: extract, then each table's transform and load (the
+    later transforms build on the rows the earlier ones wrote)."""
     settings, day = context.settings, context.run_date
     conf = settings.promotions
     spark = get_spark(settings, app_name=f"retailmax-promotions-{day}")
     landing, lake = settings.landing_root, settings.lake_root
+    last_week = report_figures.last_week(day)
 
-    summary_df = extract_dates(
-        spark, GOLD_DAILY_SALES_SUMMARY, lake, "sale_date", report_figures.last_week(day), day
-    )
+    summary_df = extract_dates(spark, GOLD_DAILY_SALES_SUMMARY, lake, last_week, day)
     if summary_df.where(F.col("sale_date") == F.lit(day)).isEmpty():
         raise MissingInputError(
             f"gold.daily_sales_summary has no rows for {day}: run sales and sales-gold first"
@@ -82,14 +58,16 @@ def run(context: RunContext) -> dict[str, Any]:
     products_df = extract_products(spark, landing).cache()
     campaigns_df = extract_campaigns(spark, landing).cache()
     lines_df = extract_dates(
-        spark, SILVER_SALES_LINES, lake, "sale_date", _first_line_date(campaigns_df, day), day
+        spark, SILVER_SALES_LINES, lake, first_line_date(campaigns_df, day), day
     )
+    store_sales_df = extract_dates(spark, GOLD_DAILY_STORE_SALES, lake, last_week, day)
+    dq_df = extract_dates(spark, DQ_RESULTS, lake, day, day)
 
-    velocity_df = replace_date(
+    velocity_df = load_date(
         spark,
         transforms.product_velocity(
             transforms.store_units(lines_df, day),
-            transforms.store_stock(read_table(spark, STOCK_LEVELS, lake)),
+            transforms.store_stock(extract_stock_levels(spark, lake)),
             stores_df,
             products_df,
             day,
@@ -98,20 +76,14 @@ def run(context: RunContext) -> dict[str, Any]:
         lake,
         day,
     )
-    candidates_df = replace_date(
+    candidates_df = load_date(
         spark,
-        transforms.promotion_candidates(
-            velocity_df,
-            products_df,
-            campaigns_df,
-            day,
-            conf,
-        ),
+        transforms.promotion_candidates(velocity_df, products_df, campaigns_df, day, conf),
         PROMOTION_CANDIDATES,
         lake,
         day,
     )
-    performance_df = replace_date(
+    performance_df = load_date(
         spark,
         transforms.campaign_performance(
             lines_df, products_df, campaigns_df, stores_df.count(), day
@@ -120,20 +92,20 @@ def run(context: RunContext) -> dict[str, Any]:
         lake,
         day,
     )
-    report_df = replace_date(
+    report_df = load_date(
         spark,
         report_figures.report_rows(
             day,
-            summary_df,
-            extract_dates(
-                spark, GOLD_DAILY_STORE_SALES, lake, "sale_date", report_figures.last_week(day), day
+            report_figures.ReportInputs(
+                summary_df,
+                store_sales_df,
+                stores_df,
+                products_df,
+                velocity_df,
+                candidates_df,
+                performance_df,
+                dq_df,
             ),
-            stores_df,
-            products_df,
-            velocity_df,
-            candidates_df,
-            performance_df,
-            extract_dates(spark, DQ_RESULTS, lake, "sale_date", day, day),
             conf,
         ),
         DAILY_SALES_REPORT,

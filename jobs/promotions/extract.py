@@ -1,4 +1,5 @@
-"""The promotions job's inputs: campaigns from the landing zone, and lake tables by date."""
+"""The only promotions functions that read: campaigns from the landing zone, lake tables by
+date, and the stock levels."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pyspark.sql import functions as F
 from jobs.contracts.campaigns import CAMPAIGN_SCHEMA, CAMPAIGN_SCOPES
 from jobs.contracts.read import read_reference_jsonl
 from jobs.errors import RetailMaxError
+from jobs.inventory.tables import STOCK_LEVELS
 from jobs.lake import TableSpec, list_folder, read_table
+from jobs.promotions.transforms import VELOCITY_DAYS, running_on, window_start
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,26 @@ def campaign_problem(campaign: dict[str, Any]) -> str | None:
 
 
 def extract_dates(
-    spark: SparkSession, spec: TableSpec, lake_root: str, column: str, first: date, last: date
+    spark: SparkSession, spec: TableSpec, lake_root: str, first: date, last: date
 ) -> DataFrame:
-    """The rows of a date-partitioned lake table with first <= column <= last."""
+    """The rows of a date-partitioned lake table whose date (its partition column) is within
+    first..last."""
+    column = spec.partition_by[0]
     return read_table(spark, spec, lake_root).where(F.col(column).between(first, last))
+
+
+def extract_stock_levels(spark: SparkSession, lake_root: str) -> DataFrame:
+    """silver.stock_levels as the inventory job left it."""
+    return read_table(spark, STOCK_LEVELS, lake_root)
+
+
+def first_line_date(campaigns_df: DataFrame, run_date: date) -> date:
+    """The earliest sale date the run reads: 28 days back, or a running campaign's pre-period."""
+    earliest = window_start(run_date, VELOCITY_DAYS)
+    running = running_on(campaigns_df, run_date)
+    pre_start = running.select(
+        F.min(F.date_sub("start_date", F.datediff("end_date", "start_date") + 1))
+    ).first()
+    if pre_start is not None and pre_start[0] is not None:
+        earliest = min(earliest, pre_start[0])
+    return earliest

@@ -7,6 +7,7 @@ nothing that a BI tool cannot read from the lake.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
@@ -236,27 +237,34 @@ def quality(dq_df: DataFrame, stores_df: DataFrame) -> DataFrame:
     )
 
 
-def report_rows(
-    run_date: date,
-    summary_df: DataFrame,
-    store_sales_df: DataFrame,
-    stores_df: DataFrame,
-    products_df: DataFrame,
-    velocity_df: DataFrame,
-    candidates_df: DataFrame,
-    performance_df: DataFrame,
-    dq_df: DataFrame,
-    conf: PromotionSettings,
-) -> DataFrame:
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the day's report is built from: the gold sales tables (the date and a week back),
+    the references, the three promotions tables as written, and the date's dq_results."""
+
+    summary_df: DataFrame
+    store_sales_df: DataFrame
+    stores_df: DataFrame
+    products_df: DataFrame
+    velocity_df: DataFrame
+    candidates_df: DataFrame
+    performance_df: DataFrame
+    dq_df: DataFrame
+
+
+def report_rows(run_date: date, inputs: ReportInputs, conf: PromotionSettings) -> DataFrame:
     """All sections of gold.daily_sales_report for run_date."""
+    i = inputs
     sections = [
-        totals(summary_df, run_date),
-        breakdowns(summary_df, run_date),
-        store_ranking(store_sales_df, stores_df, run_date, conf.report_stores_shown),
-        fast_movers(velocity_df, products_df),
-        promotion_candidates(candidates_df, stores_df, products_df, conf.report_candidates_shown),
-        campaigns(performance_df),
-        quality(dq_df, stores_df),
+        totals(i.summary_df, run_date),
+        breakdowns(i.summary_df, run_date),
+        store_ranking(i.store_sales_df, i.stores_df, run_date, conf.report_stores_shown),
+        fast_movers(i.velocity_df, i.products_df),
+        promotion_candidates(
+            i.candidates_df, i.stores_df, i.products_df, conf.report_candidates_shown
+        ),
+        campaigns(i.performance_df),
+        quality(i.dq_df, i.stores_df),
     ]
     rows = sections[0]
     for frame in sections[1:]:
