@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CREATE_ATTEMPTS = 5
+NON_EMPTY_LOCATION = "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"
 
 
 @dataclass(frozen=True)
@@ -48,24 +49,13 @@ def column(name: str, data_type: T.DataType, comment: str, nullable: bool = True
 def ensure_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> str:
     """Creates the table if it does not exist (safe when shards race to create it).
 
-    Two shards creating the same table both try to commit version 0; Delta fails the later
+    Two shards creating the same table both try to commit version 0. Delta fails the later
     with a concurrent-modification error (ProtocolChangedException: "multiple writers are
-    writing to an empty directory"). That, and only that, is retried: the other's table is
-    then there and accepted. Any other error is raised at once."""
-    from delta.exceptions import (
-        ConcurrentWriteException,
-        DeltaConcurrentModificationException,
-        MetadataChangedException,
-        ProtocolChangedException,
-    )
+    writing to an empty directory"), or, when the other's files are there but not yet its
+    commit, with DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION. Those, and only those, are
+    retried: the other's table is then there and accepted. Any other error is raised at once."""
     from delta.tables import DeltaTable
 
-    concurrent_creation = (
-        ProtocolChangedException,
-        MetadataChangedException,
-        ConcurrentWriteException,
-        DeltaConcurrentModificationException,
-    )
     path = spec.path(lake_root)
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         if DeltaTable.isDeltaTable(spark, path):
@@ -73,17 +63,43 @@ def ensure_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> str:
         try:
             _create_builder(spark, spec, path).execute()
             return path
-        except concurrent_creation as exc:
+        except Exception as exc:
+            if DeltaTable.isDeltaTable(spark, path):
+                return path  # another writer's table is there: the same spec, accepted
+            if not _is_concurrent_creation(exc):
+                raise
             if attempt == CREATE_ATTEMPTS:
                 raise RuntimeError(
-                    f"could not create Delta table {spec.name} at {path}: another writer kept "
-                    f"creating it ({CREATE_ATTEMPTS} attempts)"
+                    f"could not create Delta table {spec.name} at {path} in {CREATE_ATTEMPTS} "
+                    "attempts: another writer kept creating it, or the folder holds files that "
+                    "are not a Delta table"
                 ) from exc
             log.warning(
                 "creating %s raced another writer (attempt %d): %s", spec.name, attempt, exc
             )
             time.sleep(0.5 * attempt)
     return path
+
+
+def _is_concurrent_creation(exc: Exception) -> bool:
+    """Delta's errors when another writer is creating the same table at the same moment."""
+    from delta.exceptions import (
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+        MetadataChangedException,
+        ProtocolChangedException,
+    )
+    from pyspark.errors import AnalysisException
+
+    concurrent = (
+        ProtocolChangedException,
+        MetadataChangedException,
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+    )
+    if isinstance(exc, concurrent):
+        return True
+    return isinstance(exc, AnalysisException) and exc.getCondition() == NON_EMPTY_LOCATION
 
 
 def _create_builder(spark: SparkSession, spec: TableSpec, path: str) -> DeltaTableBuilder:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -242,3 +243,43 @@ def expected_daily_store_sales(landing: Path) -> pd.DataFrame:
     )
     expected["net_sales"] = expected.gross_sales - expected.discounts - expected.returns_value
     return expected.sort_index()
+
+
+def latest_orders(landing: Path, day: date) -> dict[str, dict]:
+    """By hand from the contract: each order's record in the export of `day` with the latest
+    updated_ts (an instant); lines that are not JSON skipped."""
+    latest: dict[str, dict] = {}
+    for path in sorted((landing / f"ecommerce/orders/export_date={day}").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            seen = latest.get(record["order_id"])
+            updated = datetime.fromisoformat(record["updated_ts"])
+            if seen is None or updated > datetime.fromisoformat(seen["updated_ts"]):
+                latest[record["order_id"]] = record
+    return latest
+
+
+def orders_placed_on(landing: Path, day: date) -> dict[str, dict]:
+    """The latest states of the orders placed on `day` (local date of order_ts), not
+    cancelled: the web shop's sales of the day."""
+    return {
+        order_id: record
+        for order_id, record in latest_orders(landing, day).items()
+        if record["order_ts"][:10] == day.isoformat() and record["status"] != "CANCELLED"
+    }
+
+
+def expected_online_net_sales(landing: Path, day: date) -> Decimal:
+    """Σ quantity × unit_price − discount over the items of the day's web-shop sales."""
+    return sum(
+        (
+            Decimal(str(item["quantity"])) * Decimal(str(item["unit_price"]))
+            - Decimal(str(item.get("discount_amount") or 0))
+            for record in orders_placed_on(landing, day).values()
+            for item in record["items"]
+        ),
+        Decimal(0),
+    )

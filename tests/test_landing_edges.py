@@ -30,7 +30,7 @@ from pyspark.sql import SparkSession
 from jobs.context import RunContext
 from jobs.settings import QualitySettings, Settings
 from tests.conftest import settings_for
-from tests.pos_oracle import check_landing, expected_daily_store_sales
+from tests.pos_oracle import check_landing, expected_daily_store_sales, orders_placed_on
 from tests.tables import table
 
 DAY = date(2024, 3, 4)
@@ -186,28 +186,7 @@ def test_bad_orders_are_quarantined_and_the_others_loaded(
     assert "this is not JSON" in set(online.raw_line)
     silver = table(edge_lake, "silver.sales_lines")
     online_orders = set(silver[silver.channel == "ONLINE"].transaction_id)
-    assert online_orders == orders_placed_on(edge_landing, DAY) - {"W-BAD-QTY"}
-
-
-def orders_placed_on(landing: Path, day: date) -> set[str]:
-    """By hand from the contract: each order's record with the latest updated_ts (an instant),
-    placed on `day` (local date of order_ts), not cancelled; lines that are not JSON skipped."""
-    latest: dict[str, dict] = {}
-    for path in (landing / f"ecommerce/orders/export_date={day}").glob("*.jsonl"):
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            seen = latest.get(record["order_id"])
-            updated = datetime.fromisoformat(record["updated_ts"])
-            if seen is None or updated > datetime.fromisoformat(seen["updated_ts"]):
-                latest[record["order_id"]] = record
-    return {
-        order_id
-        for order_id, record in latest.items()
-        if record["order_ts"][:10] == day.isoformat() and record["status"] != "CANCELLED"
-    }
+    assert online_orders == set(orders_placed_on(edge_landing, DAY)) - {"W-BAD-QTY"}
 
 
 def test_a_movement_that_does_not_parse_is_quarantined_and_the_others_applied(
