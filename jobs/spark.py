@@ -38,10 +38,14 @@ def spark_conf(settings: Settings, extra_conf: Mapping[str, str] | None = None) 
         "spark.driver.memory": settings.spark.driver_memory,
         "spark.ui.enabled": str(settings.spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
-        # Java 17 + UTC everywhere: parsing of local timestamps never depends on the host zone.
-        "spark.driver.extraJavaOptions": driver_java_options(settings),
-        "spark.executor.extraJavaOptions": UTC_JVM_OPTION,
     }
+    if settings.spark.master:
+        # Local: this process may start the driver JVM; UTC there, so parsing local timestamps
+        # never depends on the host zone (executors run inside it). On Kubernetes the driver
+        # and executor JVMs get UTC from the SparkApplication's javaOptions, to which the
+        # Spark Operator appends its JMX agent: setting extraJavaOptions here would replace
+        # that agent and silently switch the executors' metrics off.
+        conf["spark.driver.extraJavaOptions"] = driver_java_options(settings)
     if settings.spark.jars == "cache":
         # Local: the jars `make setup` fetched once; nothing is resolved or downloaded here.
         jar_paths = cached_jar_paths(Path(settings.paths.jar_cache))

@@ -302,3 +302,20 @@ def test_an_s3_lake_never_runs_with_the_single_driver_log_store(
     del conf["spark"]["conf"]["spark.delta.logStore.s3a.impl"]
     write_conf(tmp_path, monkeypatch, conf)
     assert load_settings("kubernetes").lake_root == "gs://retailmax-lake/prod"
+
+
+def test_the_operators_jmx_agent_is_appended_to_never_replaced(kubernetes: Settings) -> None:
+    """The operator appends `-javaagent:<jar>=<port>:...` to spec.{driver,executor}.javaOptions
+    and submits them as spark.{driver,executor}.extraJavaOptions (spark-operator v2.5.1,
+    monitoring_config.go and submission.go). Neither the SparkApplication's sparkConf nor the
+    session factory may set those keys: a later value would replace the agent."""
+    from jobs.spark import spark_conf
+
+    keys = {"spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"}
+    assert keys.isdisjoint(spark_conf(kubernetes))
+    for task in spark_tasks(kubernetes):
+        spec = yaml.safe_load(task.application_file)["spec"]
+        assert keys.isdisjoint(spec["sparkConf"]), task.task_id
+        for role in ("driver", "executor"):
+            assert spec[role]["javaOptions"] == "-Duser.timezone=UTC", (task.task_id, role)
+        assert spec["monitoring"]["exposeExecutorMetrics"] is True
