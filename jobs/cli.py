@@ -245,7 +245,7 @@ def _check_arguments(spec: JobSpec, args: argparse.Namespace) -> None:
             takers = jobs_taking(argument)
             verb = "applies" if argument == Argument.REQUEST else "apply"
             noun = "job" if len(takers) == 1 else "jobs"
-            raise BadArgumentError(f"{argument} {verb} to the {_jobs(argument)} {noun} only")
+            raise BadArgumentError(f"{argument} {verb} to the {', '.join(takers)} {noun} only")
     if args.since and args.until and args.since >= args.until:
         raise BadArgumentError(f"--since {args.since} is not before --until {args.until}")
     if Argument.REQUEST in spec.arguments:

@@ -3,9 +3,15 @@
 Every table a JobSpec writes (jobs/registry.py, `lake_tables`), so a new job's tables are
 maintained without an edit here. OPTIMIZE compacts the small files that many shards and
 re-runs leave; only the last `orchestration.optimize_days` days of a date-partitioned table
-are rewritten, so its cost does not grow with history.
-than the table's `delta.deletedFileRetentionDuration` (7 days by default): this job never
-turns that check off (only customers-erase does, for its own VACUUM of an erasure).
+are rewritten, so its cost does not grow with history. VACUUM removes files no longer
+referenced and older than `vacuum_retention_hours` (conf).
+
+Delta 4 ignores a VACUUM's own retention argument unless it is 0
+(`spark.databricks.delta.vacuum.retentionWindowIgnore.enabled`, on by default) and keeps
+each table's `delta.deletedFileRetentionDuration` instead. So this job writes the conf's
+retention into that property (when it differs) and vacuums without an argument: the conf is
+what Delta applies. Delta's check refusing a VACUUM shorter than that property stays on;
+this job never turns it off (only customers-erase does, for its own VACUUM of an erasure).
 """
 
 from __future__ import annotations
@@ -14,16 +20,16 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
-
-if TYPE_CHECKING:
-    from delta.tables import DeltaTable
 
 from jobs.context import RunContext
 from jobs.lake import TableSpec
 from jobs.registry import lake_tables
 from jobs.spark import get_spark
+
+if TYPE_CHECKING:
+    from delta.tables import DeltaTable
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"

@@ -4,8 +4,8 @@ DAG step (docs/architecture.md, "Adding a job").
 
 DAG files import this module and must not import pyspark (they parse in the Airflow
 scheduler, and a test checks it): so a spec names its tables (`layer.table`), and
-`JobSpec.tables()` resolves the names to the TableSpecs of the job's package (its `tables`
-module); the job's code is imported only when it runs.
+`lake_tables()` resolves the names to the TableSpecs of the jobs' packages (their `tables`
+modules); the job's code is imported only when it runs.
 """
 
 from __future__ import annotations
@@ -57,10 +57,6 @@ class JobSpec:
     def template(self) -> str | None:
         """Its SparkApplication template relative to k8s/; None for jobs run by hand."""
         return f"{SPARK_APPLICATIONS}/{self.name}.yaml" if self.scheduled else None
-
-    def tables(self) -> tuple[TableSpec, ...]:
-        """The TableSpecs of `writes` (imports pyspark's types and the jobs' table modules)."""
-        return resolve_tables(self.writes)
 
     def load(self) -> Callable[[Any], dict[str, Any]]:
         """The job's `run` function (imports the job's code)."""
@@ -184,14 +180,11 @@ def lake_table_names(specs: Iterable[JobSpec] | None = None) -> tuple[str, ...]:
 
 
 def lake_tables() -> tuple[TableSpec, ...]:
-    """The TableSpecs of every table the jobs write, each once, in the jobs' order."""
-    return resolve_tables(lake_table_names())
-
-
-def resolve_tables(names: Iterable[str]) -> tuple[TableSpec, ...]:
-    """The TableSpecs of these names; one line naming any a JobSpec writes but none defines."""
+    """The TableSpecs of every table the jobs write, each once, in the jobs' order (imports
+    pyspark's types and the jobs' table modules); one line naming any a spec writes but no
+    module defines."""
     catalog = table_catalog()
-    wanted = tuple(names)
+    wanted = lake_table_names()
     unknown = [name for name in wanted if name not in catalog]
     if unknown:
         raise ValueError(
