@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CREATE_ATTEMPTS = 5
-NON_EMPTY_LOCATION = "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"
+# How Delta reports another writer creating the same table mid-way: its files there before its
+# commit, or its log there before its first version can be read. Both seen in fresh-clone runs.
+RACE_CONDITIONS = frozenset({"DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND"})
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ def ensure_table(spark: SparkSession, spec: TableSpec, lake_root: str) -> str:
     Two shards creating the same table both try to commit version 0. Delta fails the later
     with a concurrent-modification error (ProtocolChangedException: "multiple writers are
     writing to an empty directory"), or, when the other's files are there but not yet its
-    commit, with DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION. Those, and only those, are
+    commit, with DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION or DELTA_TABLE_NOT_FOUND. Those,
+    and only those, are
     retried: the other's table is then there and accepted. Any other error is raised at once."""
     from delta.tables import DeltaTable
 
@@ -99,7 +102,7 @@ def _is_concurrent_creation(exc: Exception) -> bool:
     )
     if isinstance(exc, concurrent):
         return True
-    return isinstance(exc, AnalysisException) and exc.getCondition() == NON_EMPTY_LOCATION
+    return isinstance(exc, AnalysisException) and exc.getCondition() in RACE_CONDITIONS
 
 
 def _create_builder(spark: SparkSession, spec: TableSpec, path: str) -> DeltaTableBuilder:
