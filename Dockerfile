@@ -24,10 +24,14 @@ ARG SPARK_UID=185
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       openjdk-17-jre-headless=17.0.* tini=0.19.* procps=2:4.0.* \
- && rm -rf /var/lib/apt/lists/*
-ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s "$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")" /usr/lib/jvm/java-17
+# JAVA_HOME through a link made above: the JDK's directory is named after the architecture
+# (java-17-openjdk-amd64 / -arm64). No SPARK_CONF_DIR of our own: Spark on Kubernetes sets it
+# to /opt/spark/conf, where the application's own conf (sparkConf, from conf/kubernetes.yaml)
+# is mounted; an image spark-defaults.conf would never be read.
+ENV JAVA_HOME=/usr/lib/jvm/java-17 \
     SPARK_HOME=/usr/local/lib/python3.11/site-packages/pyspark \
-    SPARK_CONF_DIR=/opt/retailmax/spark-conf \
     PYSPARK_PYTHON=/usr/local/bin/python3.11 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -44,7 +48,6 @@ RUN pip install --no-cache-dir --no-deps . \
 # conf/kubernetes.yaml says `jars: image`: the jars go on Spark's own classpath.
 COPY --from=jars /build/jars/ /usr/local/lib/python3.11/site-packages/pyspark/jars/
 COPY conf ./conf
-COPY docker/spark-defaults.conf /opt/retailmax/spark-conf/spark-defaults.conf
 COPY docker/entrypoint.sh /opt/retailmax/entrypoint.sh
 RUN useradd --uid "${SPARK_UID}" --gid 0 --no-create-home --home-dir /opt/retailmax \
       --shell /usr/sbin/nologin spark \

@@ -22,7 +22,7 @@ case "${1:-}" in
     done < <(env | grep -E '^SPARK_JAVA_OPT_[0-9]+=' | sort -t_ -k4 -n)
     exec /usr/bin/tini -s -- "${JAVA_HOME}/bin/java" "${java_opts[@]}" \
       -Xms"${SPARK_EXECUTOR_MEMORY}" -Xmx"${SPARK_EXECUTOR_MEMORY}" \
-      -cp "${SPARK_CONF_DIR}:${SPARK_HOME}/jars/*:${SPARK_CLASSPATH:-}" \
+      -cp "${SPARK_CONF_DIR:-/opt/spark/conf}:${SPARK_HOME}/jars/*:${SPARK_CLASSPATH:-}" \
       org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend \
       --driver-url "${SPARK_DRIVER_URL}" \
       --executor-id "${SPARK_EXECUTOR_ID}" \

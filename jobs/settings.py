@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jobs.errors import ConfigError
 
@@ -18,6 +18,7 @@ LANDING_ROOT_VAR = "RETAILMAX_LANDING_ROOT"
 LAKE_ROOT_VAR = "RETAILMAX_LAKE_ROOT"
 DEFAULT_ENV = "local"
 S3_SCHEMES = ("s3", "s3a", "s3n")
+SUPPORTED_SCHEMES = ("", "file", "s3a")  # local disk, and S3 through hadoop-aws's S3A
 # Delta LogStores that keep commits atomic when several drivers write one table on S3.
 MULTI_DRIVER_S3_LOG_STORES = ("io.delta.storage.S3DynamoDBLogStore",)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,18 @@ class PathSettings(_Strict):
     landing_root: str
     lake_root: str
     jar_cache: str
+
+    @field_validator("landing_root", "lake_root")
+    @classmethod
+    def _supported_storage(cls, root: str) -> str:
+        """A local path or s3a://: the only object storage the image has a connector for."""
+        scheme = root.split("://", 1)[0].lower() if "://" in root else ""
+        if scheme not in SUPPORTED_SCHEMES:
+            raise ValueError(
+                f"{root}: only local paths and s3a:// object storage are supported "
+                f"(the image has no {scheme}:// connector; for S3 write s3a://)"
+            )
+        return root
 
 
 class SparkSettings(_Strict):

@@ -267,6 +267,33 @@ class ApiServer:
     def server(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
+    @property
+    def audit_log(self) -> Path:
+        return self.workdir / "audit.log"
+
+    def _audit_policy(self) -> Path:
+        policy = {
+            "apiVersion": "audit.k8s.io/v1",
+            "kind": "Policy",
+            "omitStages": ["RequestReceived", "ResponseStarted"],
+            "rules": [
+                {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+                {"level": "None"},
+            ],
+        }
+        path = self.workdir / "audit-policy.yaml"
+        path.write_text(json.dumps(policy))
+        return path
+
+    def audited_calls(self, user: str) -> list[dict[str, Any]]:
+        """The audit events (ResponseComplete) of one user, e.g. a service account."""
+        if not self.audit_log.exists():
+            return []
+        events = (json.loads(line) for line in self.audit_log.read_text().splitlines() if line)
+        return [
+            e for e in events if e["user"]["username"] == user and e["stage"] == "ResponseComplete"
+        ]
+
     def client(self, token: str = ADMIN_TOKEN) -> Client:
         return Client(self.server, token, self.ca_file)
 
@@ -328,6 +355,11 @@ class ApiServer:
                 # them on 127.0.0.1 for its one node).
                 "--kubelet-preferred-address-types=InternalIP",
                 "--profiling=false",
+                # Every request of a service account (who, verb, resource, answer), one JSON
+                # line each: the tests check the RBAC roles against what was actually called.
+                f"--audit-policy-file={self._audit_policy()}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
                 "--v=1",
             ],
         )

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sqlite3
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -20,10 +23,11 @@ import pytest
 import yaml
 
 from jobs.jars import required_jars
-from jobs.orchestration.local_airflow import dags_test, local_airflow_env, migrate
+from jobs.orchestration.local_airflow import AIRFLOW, dags_test, local_airflow_env, migrate
 from jobs.orchestration.receivers import Inbox, alert_receivers
-from jobs.settings import Settings, load_settings
+from jobs.settings import PROJECT_ROOT, Settings, load_settings
 from jobs.spark import driver_java_options
+from tests import k8s_paths
 from tests.airflow_runs import (
     DAY,
     NO_DATA_DAY,
@@ -54,6 +58,8 @@ from tests.kube import (
 from tests.spark_operator import (
     APPLICATIONS,
     NODE,
+    QuotaWebhook,
+    Scenario,
     SparkOperatorDouble,
     publish_quota_usage,
     wait_until,
@@ -96,7 +102,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         # No kube-controller-manager runs: its quota controller's first status is written
         # here (then admission and tests/spark_operator.py keep the usage current).
         publish_quota_usage(admin, SPARK_NS)
+        # The Spark Operator's admission webhook, resource quota enforcement on.
+        webhook = QuotaWebhook(server, SPARK_NS).start()
         yield server
+        webhook.stop()
 
 
 def _established(admin: Client) -> bool:
@@ -174,7 +183,11 @@ def test_the_crd_and_every_manifest_are_installed_by_strict_server_side_apply(
     for obj in kustomize_build(K8S_DIR / "overlays" / "prod"):
         admin.apply(obj, dry_run=True)
     quota = admin.request("GET", f"/api/v1/namespaces/{SPARK_NS}/resourcequotas/retailmax-spark")
-    assert quota["spec"]["hard"]["pods"] == "24"  # dev, not prod
+    dev, prod = (
+        next(o for o in kustomize_build(K8S_DIR / "overlays" / env) if o["kind"] == "ResourceQuota")
+        for env in ("dev", "prod")
+    )
+    assert quota["spec"]["hard"] == dev["spec"]["hard"] != prod["spec"]["hard"]
 
 
 def test_strict_field_validation_refuses_an_unknown_field(cluster: ApiServer) -> None:
@@ -255,12 +268,13 @@ def _allowed(
 SPARK_GROUP = "sparkoperator.k8s.io"
 AIRFLOW_CAN = [
     ("create", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
-    ("get", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
     ("get", "sparkapplications", SPARK_NS, SPARK_GROUP, "status"),
-    ("watch", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
     ("delete", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),
+    ("get", "pods", SPARK_NS, "", ""),
     ("list", "pods", SPARK_NS, "", ""),
+    ("patch", "pods", SPARK_NS, "", ""),
     ("get", "pods", SPARK_NS, "", "log"),
+    ("list", "events", SPARK_NS, "", ""),
 ]
 AIRFLOW_CANNOT = [
     ("get", "secrets", SPARK_NS, "", ""),
@@ -270,6 +284,13 @@ AIRFLOW_CANNOT = [
     ("create", "sparkapplications", AIRFLOW_NS, SPARK_GROUP, ""),
     ("list", "sparkapplications", "", SPARK_GROUP, ""),  # cluster-wide
     ("update", "sparkapplications", SPARK_NS, SPARK_GROUP, "status"),
+    ("patch", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),  # the operator's, not Airflow's
+    ("get", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),  # the provider reads /status only
+    ("watch", "sparkapplications", SPARK_NS, SPARK_GROUP, ""),  # it polls, never watches
+    ("watch", "pods", SPARK_NS, "", ""),
+    ("patch", "pods", SPARK_NS, "", "status"),  # the kubelet's
+    ("create", "events", SPARK_NS, "", ""),
+    ("list", "events", AIRFLOW_NS, "", ""),
     ("create", "pods", SPARK_NS, "", ""),
     ("delete", "pods", SPARK_NS, "", ""),
     ("create", "pods", SPARK_NS, "", "exec"),
@@ -336,6 +357,8 @@ def test_a_real_airflow_token_is_refused_secrets_by_the_server(cluster: ApiServe
 @dataclass
 class Submitted(Run):
     applications: list[dict[str, Any]] = field(default_factory=list)
+    # Every application's states, as the operator stand-in moved it, by application name.
+    states: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -349,36 +372,73 @@ class Deployment:
     kubeconfig: Path
     local: Settings
 
-    def run(self, day: date) -> Submitted:
-        """`airflow dags test retail_daily <day>` on the kubernetes backend, the double running
-        the SparkApplications, the alert receivers listening."""
+    def operator(
+        self,
+        name: str,
+        scenario: Callable[[dict[str, Any]], Scenario] | None = None,
+        driver: Callable[[Path, list[str]], list[str]] | None = None,
+    ) -> SparkOperatorDouble:
+        """The Spark Operator stand-in; its drivers are spark-submit on local Spark unless
+        `driver` says otherwise."""
         driver_env = {
             **self.env,
             "PYSPARK_PYTHON": str(Path(sys.executable)),
             "SPARK_LOCAL_IP": "127.0.0.1",  # the driver's own endpoints on loopback only
         }
-        operator = SparkOperatorDouble(
+        return SparkOperatorDouble(
             self.cluster,
             SPARK_NS,
-            self.root / f"drivers-{day}",
-            partial(_local_driver, self.local),
+            self.root / f"drivers-{name}",
+            driver or partial(_local_driver, self.local),
             driver_env,
+            **({"scenario": scenario} if scenario else {}),
         )
+
+    def airflow_env(self, dags_folder: Path | None, inbox: Inbox | None = None) -> dict[str, str]:
+        """Airflow's environment: the kubernetes connection as the worker's service account,
+        the alert receivers when given, the test DAGs' folder when given."""
+        env = local_airflow_env(
+            self.settings,
+            self.home,
+            inbox.smtp_port if inbox else None,
+            inbox.webhook_url if inbox else None,
+            base=self.env,
+        )
+        env["AIRFLOW_CONN_KUBERNETES_DEFAULT"] = json.dumps(
+            {"conn_type": "kubernetes", "extra": {"kube_config_path": str(self.kubeconfig)}}
+        )
+        if dags_folder is not None:  # test DAGs importing from tests/
+            env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
+            env["PYTHONPATH"] = str(PROJECT_ROOT)
+        return env
+
+    def run(
+        self,
+        day: date,
+        dag_id: str = "retail_daily",
+        *,
+        dags_folder: Path | None = None,
+        scenario: Callable[[dict[str, Any]], Scenario] | None = None,
+        driver: Callable[[Path, list[str]], list[str]] | None = None,
+    ) -> Submitted:
+        """`airflow dags test DAG <day>` on the kubernetes backend, the double running the
+        SparkApplications, the alert receivers listening."""
+        operator = self.operator(f"{dag_id}-{day}", scenario, driver)
         inbox: Inbox
         with operator, alert_receivers() as inbox:
-            env = local_airflow_env(
-                self.settings, self.home, inbox.smtp_port, inbox.webhook_url, base=self.env
-            )
-            env["AIRFLOW_CONN_KUBERNETES_DEFAULT"] = json.dumps(
-                {"conn_type": "kubernetes", "extra": {"kube_config_path": str(self.kubeconfig)}}
-            )
-            log_path = self.root / f"dags_test_{day}.log"
+            env = self.airflow_env(dags_folder, inbox)
+            log_path = self.root / f"dags_test_{dag_id}_{day}.log"
             with log_path.open("w") as out:
-                code = dags_test("retail_daily", str(day), env, stdout=out)
+                code = dags_test(dag_id, str(day), env, stdout=out)
         assert operator.errors == [], operator.errors
         emails, posts = list(inbox.emails), list(inbox.posts)
         return Submitted(
-            code, log_path.read_text(), emails, posts, applications=operator.applications_seen
+            code,
+            log_path.read_text(),
+            emails,
+            posts,
+            applications=operator.applications_seen,
+            states={name: app.states for name, app in operator.applications.items()},
         )
 
 
@@ -446,6 +506,22 @@ def test_retail_daily_runs_every_spark_task_as_a_spark_application(first_run: Su
         assert app["spec"]["driver"]["labels"]["dag_id"] == "retail_daily"
 
 
+def _walked(states: list[str], expected: list[str]) -> bool:
+    """The states the operator wrote, up to the end it reached before the provider deleted the
+    application: the provider deletes it once the driver pod has ended, which can come before
+    the operator's last move (SUCCEEDING -> COMPLETED, FAILING -> FAILED), as in a cluster."""
+    ending = {"COMPLETED": "SUCCEEDING", "FAILED": "FAILING"}
+    if expected[-1] in ending and states == expected[:-1]:
+        return states[-1] == ending[expected[-1]]
+    return states == expected
+
+
+def test_every_application_walks_the_operators_states_to_completed(first_run: Submitted) -> None:
+    assert len(first_run.states) == 6
+    for name, states in first_run.states.items():
+        assert _walked(states, ["SUBMITTED", "RUNNING", "SUCCEEDING", "COMPLETED"]), (name, states)
+
+
 def test_the_driver_log_reaches_the_airflow_task_log_through_the_api_server(
     first_run: Submitted,
 ) -> None:
@@ -487,6 +563,232 @@ def test_a_failed_application_fails_the_task_and_alerts_with_the_jobs_reason(
     admin = deployment.cluster.client()
     assert admin.request("GET", APPLICATIONS.format(namespace=SPARK_NS))["items"] == []
     assert admin.request("GET", f"/api/v1/namespaces/{SPARK_NS}/pods")["items"] == []
+
+
+# -- the failure paths: one run of the k8s_paths DAG (tests/k8s_paths.py) -------------------
+
+
+K8S_DAGS = Path(__file__).parent / "k8s_dags"
+
+
+def _python_driver(main_file: Path, arguments: list[str]) -> list[str]:
+    """The `retailmax` CLI itself: the paths' jobs end before they would start Spark."""
+    return [sys.executable, str(main_file), *arguments]
+
+
+@dataclass
+class PathsRun:
+    run: Submitted
+    tasks: dict[str, tuple[str, int]]  # task_id -> (state, try_number), from Airflow's DB
+    alerts: dict[str, dict[str, Any]]  # task_id -> the webhook alert
+    audit: list[dict[str, Any]]  # every call of Airflow's service account, both DAGs
+
+
+@pytest.fixture(scope="module")
+def paths(first_run: Submitted, deployment: Deployment) -> PathsRun:
+    """k8s_paths once, after retail_daily (its report tasks read the gold of DAY)."""
+    run = deployment.run(
+        DAY,
+        k8s_paths.DAG_ID,
+        dags_folder=K8S_DAGS,
+        scenario=k8s_paths.scenario,
+        driver=_python_driver,
+    )
+    with sqlite3.connect(deployment.home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ?",
+            (k8s_paths.DAG_ID,),
+        ).fetchall()
+    alerts = {post["alert"]["task_id"]: post["alert"] for post in run.posts}
+    calls = deployment.cluster.audited_calls(f"system:serviceaccount:{AIRFLOW_NS}:{AIRFLOW_SA}")
+    # The provider's calls (the Kubernetes Python client), not this module's own with the
+    # worker's token (test_a_real_airflow_token_is_refused_secrets_by_the_server).
+    audit = [c for c in calls if not c.get("userAgent", "").startswith("Python-urllib")]
+    return PathsRun(run, {t: (state, tries) for t, state, tries in rows}, alerts, audit)
+
+
+def _states_of(paths: PathsRun, task_id: str) -> list[list[str]]:
+    """The states of each application a task submitted, in submission order."""
+    return [
+        paths.run.states[app["metadata"]["name"]]
+        for app in paths.run.applications
+        if app["spec"]["driver"]["labels"]["task_id"] == task_id
+    ]
+
+
+def test_a_driver_failing_while_followed_fails_with_the_jobs_reason_not_a_403(
+    paths: PathsRun, clean_landing: Path
+) -> None:
+    day = k8s_paths.NO_DATA_DAY
+    assert paths.tasks["driver_fails"] == ("failed", 1)
+    (states,) = _states_of(paths, "driver_fails")
+    assert _walked(states, ["SUBMITTED", "RUNNING", "FAILING", "FAILED"]), states
+    reason = (
+        f"no landing data for sales on {day}: {clean_landing}/pos/sale_date={day} does not exist"
+    )
+    assert paths.alerts["driver_fails"]["reason"] == reason
+    # The provider's cleanup labelled the failed driver pod, with the right to do so.
+    patches = [
+        c for c in paths.audit if c["verb"] == "patch" and c["objectRef"]["resource"] == "pods"
+    ]
+    assert patches and {c["responseStatus"]["code"] for c in patches} == {200}
+    assert "403" not in paths.alerts["driver_fails"]["reason"]
+
+
+def test_a_refused_driver_pod_fails_with_the_operators_submission_error(paths: PathsRun) -> None:
+    assert paths.tasks["submission_fails"] == ("failed", 1)
+    assert _states_of(paths, "submission_fails") == [["SUBMITTED", "SUBMISSION_FAILED"]]
+    reason = paths.alerts["submission_fails"]["reason"]
+    assert reason.startswith("SparkApplication retailmax-sales-"), reason
+    assert "was not submitted: failed to run spark-submit: failed to create driver pod:" in reason
+    assert f'serviceaccount "{k8s_paths.MISSING_ACCOUNT}" not found' in reason
+
+
+def test_an_application_the_webhook_refuses_fails_with_the_webhooks_message(
+    paths: PathsRun,
+) -> None:
+    assert paths.tasks["refused_by_webhook"] == ("failed", 1)
+    assert _states_of(paths, "refused_by_webhook") == []  # never stored, never run
+    reason = paths.alerts["refused_by_webhook"]["reason"]
+    assert reason.startswith("SparkApplication retailmax-report-"), reason
+    assert "was refused by the API server (HTTP 422): admission webhook" in reason
+    assert (
+        "denied the request: failed to validate resource quota: the application requests" in reason
+    )
+    assert "of requests.memory, ResourceQuota retailmax-spark has" in reason
+
+
+def test_an_image_that_cannot_be_pulled_fails_the_task_with_the_kubelets_reason(
+    paths: PathsRun,
+) -> None:
+    assert paths.tasks["image_pull_fails"] == ("failed", 1)
+    assert _states_of(paths, "image_pull_fails") == [["SUBMITTED"]]
+    reason = paths.alerts["image_pull_fails"]["reason"]
+    assert reason.startswith("Spark Job Failed. Status: ErrImagePull, Error: failed to pull"), (
+        reason
+    )
+    assert k8s_paths.MISSING_IMAGE in reason
+
+
+def test_a_resubmitted_application_is_waited_for_and_completes(paths: PathsRun) -> None:
+    assert paths.tasks["pending_rerun"] == ("success", 1)
+    (states,) = _states_of(paths, "pending_rerun")
+    expected = ["SUBMITTED", "PENDING_RERUN", "SUBMITTED", "RUNNING", "SUCCEEDING", "COMPLETED"]
+    assert _walked(states, expected), states
+
+
+def test_a_timed_out_task_deletes_its_running_application(paths: PathsRun) -> None:
+    assert paths.tasks["timed_out"] == ("failed", 1)
+    assert _states_of(paths, "timed_out") == [["SUBMITTED", "RUNNING"]]  # deleted running
+    reason = paths.alerts["timed_out"]["reason"]
+    assert reason.startswith(
+        "timed out after 0:00:20 (the task's execution_timeout); SparkApplication retailmax-report-"
+    ), reason
+    assert reason.endswith(" deleted"), reason
+
+
+def test_a_retry_after_a_failure_submits_a_new_application_and_succeeds(paths: PathsRun) -> None:
+    assert paths.tasks[k8s_paths.RETRIED] == ("success", 2)
+    first, second = _states_of(paths, k8s_paths.RETRIED)
+    assert _walked(first, ["SUBMITTED", "RUNNING", "FAILING", "FAILED"]), first
+    assert _walked(second, ["SUBMITTED", "RUNNING", "SUCCEEDING", "COMPLETED"]), second
+    assert k8s_paths.RETRIED not in paths.alerts  # a retry is not a failure
+    creates = [c for c in paths.audit if c["verb"] == "create"]
+    assert {c["responseStatus"]["code"] for c in creates} <= {201, 422}  # no 409
+
+
+def test_a_worker_restart_reattaches_to_the_running_application(
+    first_run: Submitted, deployment: Deployment
+) -> None:
+    """`airflow tasks test` of one task, killed (SIGKILL, as a lost worker pod) while its
+    driver runs, then started again: it finds the driver by the task's labels and follows it
+    to the end; no second application is submitted."""
+    operator = deployment.operator("reattach", k8s_paths.scenario, _python_driver)
+    env = deployment.airflow_env(K8S_DAGS)
+    command = [AIRFLOW, "tasks", "test", k8s_paths.REATTACH_DAG_ID, k8s_paths.REATTACH, str(DAY)]
+    logs = [deployment.root / f"reattach-{n}.log" for n in (1, 2)]
+    with operator, logs[0].open("w") as out:
+        worker = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        wait_until(
+            lambda: [a.state for a in operator.applications.values()] == ["RUNNING"],
+            180,
+            "the application running",
+        )
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(30)
+        with logs[1].open("w") as again:
+            restarted = subprocess.run(command, env=env, stdout=again, stderr=subprocess.STDOUT)
+        assert operator.errors == []
+    log = logs[1].read_text()
+    assert restarted.returncode == 0, log[-3000:]
+    assert "Reattaching to it" in log
+    (app,) = operator.applications.values()
+    assert _walked(app.states, ["SUBMITTED", "RUNNING", "SUCCEEDING", "COMPLETED"]), app.states
+    assert "wrote" in log or "report" in log  # the driver's log followed after reattaching
+
+
+def test_nothing_is_left_behind_by_any_path(paths: PathsRun, deployment: Deployment) -> None:
+    admin = deployment.cluster.client()
+
+    def pods() -> list[str]:
+        listed = admin.request("GET", f"/api/v1/namespaces/{SPARK_NS}/pods")["items"]
+        return [pod["metadata"]["name"] for pod in listed]
+
+    wait_until(lambda: pods() == [], 30, f"every driver and executor pod deleted ({pods()})")
+    assert admin.request("GET", APPLICATIONS.format(namespace=SPARK_NS))["items"] == []
+    maps = admin.request("GET", f"/api/v1/namespaces/{SPARK_NS}/configmaps")["items"]
+    # (No controller manager runs here to publish kube-root-ca.crt: no config map at all.)
+    assert [m["metadata"]["name"] for m in maps] == []
+
+
+def _rules(path: Path, kind: str = "Role") -> set[tuple[str, str]]:
+    """(verb, resource[/subresource]) of every rule of a Role file."""
+    role = next(d for d in yaml.safe_load_all(path.read_text()) if d["kind"] == kind)
+    return {(v, r) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
+
+
+def _used(calls: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {
+        (
+            c["verb"],
+            c["objectRef"]["resource"]
+            + (f"/{c['objectRef']['subresource']}" if c["objectRef"].get("subresource") else ""),
+        )
+        for c in calls
+    }
+
+
+def test_airflows_role_is_exactly_what_the_provider_called(paths: PathsRun) -> None:
+    """The API server's audit log of both DAG runs: every call of Airflow's service account
+    was allowed, and every right of its Role was used."""
+    refused = [c for c in paths.audit if c["responseStatus"]["code"] == 403]
+    assert refused == []
+    assert {c["objectRef"]["namespace"] for c in paths.audit} == {SPARK_NS}
+    granted, used = _rules(K8S_DIR / "base" / "airflow-rbac.yaml"), _used(paths.audit)
+    assert used <= granted
+    # The one right no path here exercises: the provider lists the driver pod's events only
+    # while the pod is still Pending when it starts following it (await_pod_start).
+    assert granted - used == {("list", "events")}
+
+
+def test_the_driver_created_its_executors_with_its_own_rights(
+    paths: PathsRun, deployment: Deployment
+) -> None:
+    calls = deployment.cluster.audited_calls(f"system:serviceaccount:{SPARK_NS}:{DRIVER_SA}")
+    assert [c for c in calls if c["responseStatus"]["code"] >= 400] == []
+    used = _used(calls)
+    assert {
+        ("create", "pods"),
+        ("delete", "pods"),
+        ("create", "configmaps"),
+        ("list", "pods"),
+    } <= used
+    assert used <= _rules(K8S_DIR / "base" / "spark-rbac.yaml")
+    for app in paths.run.applications:
+        if app["spec"]["driver"]["labels"]["task_id"] != "submission_fails":  # its SA is wrong
+            assert app["spec"]["executor"]["serviceAccount"] == DRIVER_SA
 
 
 # -- start-up and teardown -------------------------------------------------------------------

@@ -61,10 +61,24 @@ def test_kubernetes_conf_downloads_nothing_and_sets_no_master(
 
 def test_env_vars_override_landing_and_lake_roots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETAILMAX_LANDING_ROOT", "/data/in")
-    monkeypatch.setenv("RETAILMAX_LAKE_ROOT", "gs://bucket/lake")
+    monkeypatch.setenv("RETAILMAX_LAKE_ROOT", "file:///data/lake")
     settings = load_settings("local")
     assert settings.landing_root == "/data/in"
-    assert settings.lake_root == "gs://bucket/lake"
+    assert settings.lake_root == "file:///data/lake"
+
+
+@pytest.mark.parametrize(
+    "root", ["gs://bucket/lake", "abfss://lake@account.dfs.core.windows.net/x", "s3://bucket/lake"]
+)
+def test_object_storage_other_than_s3a_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, root: str
+) -> None:
+    monkeypatch.setenv("RETAILMAX_LAKE_ROOT", root)
+    with pytest.raises(ConfigError) as raised:
+        load_settings("local")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"{root}: only local paths and s3a:// object storage are supported" in message
 
 
 def test_an_s3_lake_override_needs_the_multi_driver_log_store(
