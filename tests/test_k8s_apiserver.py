@@ -697,17 +697,14 @@ def test_a_retry_after_a_failure_submits_a_new_application_and_succeeds(paths: P
     assert {c["responseStatus"]["code"] for c in creates} <= {201, 422}  # no 409
 
 
-def test_a_worker_restart_reattaches_to_the_running_application(
-    first_run: Submitted, deployment: Deployment
-) -> None:
-    """`airflow tasks test` of one task, killed (SIGKILL, as a lost worker pod) while its
-    driver runs, then started again: it finds the driver by the task's labels and follows it
-    to the end; no second application is submitted."""
-    operator = deployment.operator("reattach", k8s_paths.scenario, _python_driver)
+def _worker_killed_while_running(
+    deployment: Deployment, operator: SparkOperatorDouble, log: Path, how: signal.Signals
+) -> list[str]:
+    """`airflow tasks test` of k8s_reattach's task, sent `how` once its application runs; the
+    command, to run it again."""
     env = deployment.airflow_env(K8S_DAGS)
     command = [AIRFLOW, "tasks", "test", k8s_paths.REATTACH_DAG_ID, k8s_paths.REATTACH, str(DAY)]
-    logs = [deployment.root / f"reattach-{n}.log" for n in (1, 2)]
-    with operator, logs[0].open("w") as out:
+    with log.open("w") as out:
         worker = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -716,17 +713,52 @@ def test_a_worker_restart_reattaches_to_the_running_application(
             180,
             "the application running",
         )
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(30)
-        with logs[1].open("w") as again:
-            restarted = subprocess.run(command, env=env, stdout=again, stderr=subprocess.STDOUT)
+        os.killpg(worker.pid, how)
+        worker.wait(120)
+    return command
+
+
+def test_a_worker_restart_reattaches_to_the_running_application(
+    first_run: Submitted, deployment: Deployment
+) -> None:
+    """`airflow tasks test` of one task, killed (SIGKILL, as a lost worker pod) while its
+    driver runs, then started again: it finds the driver by the task's labels and follows it
+    to the end; no second application is submitted."""
+    operator = deployment.operator("reattach", k8s_paths.scenario, _python_driver)
+    first, second = (deployment.root / f"reattach-{n}.log" for n in (1, 2))
+    with operator:
+        command = _worker_killed_while_running(deployment, operator, first, signal.SIGKILL)
+        with second.open("w") as out:
+            restarted = subprocess.run(
+                command, env=deployment.airflow_env(K8S_DAGS), stdout=out, stderr=subprocess.STDOUT
+            )
         assert operator.errors == []
-    log = logs[1].read_text()
+    log = second.read_text()
     assert restarted.returncode == 0, log[-3000:]
     assert "Reattaching to it" in log
     (app,) = operator.applications.values()
     assert _walked(app.states, ["SUBMITTED", "RUNNING", "SUCCEEDING", "COMPLETED"]), app.states
-    assert "wrote" in log or "report" in log  # the driver's log followed after reattaching
+    # The driver's own lines, followed after reattaching.
+    assert f"[spark-kubernetes-driver] report {DAY} (all stores) done" in log
+
+
+def test_a_killed_task_deletes_its_application(
+    first_run: Submitted, deployment: Deployment
+) -> None:
+    """SIGTERM to the task (a user marks it failed, or the worker pod is stopped): the
+    operator's on_kill deletes the application, and its pods go with it."""
+    operator = deployment.operator("killed", k8s_paths.scenario, _python_driver)
+    log = deployment.root / "killed.log"
+    with operator:
+        _worker_killed_while_running(deployment, operator, log, signal.SIGTERM)
+        wait_until(lambda: all(a.gone for a in operator.applications.values()), 30, "deleted")
+        assert operator.errors == []
+    (app,) = operator.applications.values()
+    assert app.states == ["SUBMITTED", "RUNNING"]  # deleted while running
+    assert "Deleting spark job for task reattach" in log.read_text()
+    admin = deployment.cluster.client()
+    assert admin.request("GET", APPLICATIONS.format(namespace=SPARK_NS))["items"] == []
+    assert admin.request("GET", f"/api/v1/namespaces/{SPARK_NS}/pods")["items"] == []
 
 
 def test_nothing_is_left_behind_by_any_path(paths: PathsRun, deployment: Deployment) -> None:
