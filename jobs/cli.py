@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from jobs.context import RunContext
-from jobs.errors import BadArgumentError, ExitCode, MissingInputError, RetailMaxError
+from jobs.errors import (
+    JOB_ERROR_PREFIX,
+    BadArgumentError,
+    ExitCode,
+    MissingInputError,
+    RetailMaxError,
+)
 from jobs.registry import JOBS, Argument, JobSpec, jobs_taking
 from jobs.selection import parse_shard, parse_store_list
 from jobs.settings import Settings, load_settings
@@ -198,7 +204,7 @@ def one_line(exc: BaseException) -> str:
 
 def _report_failure(reason: str) -> None:
     """The one-line reason on stderr, and as the termination message inside a container."""
-    line = f"retailmax: error: {reason}"
+    line = f"{JOB_ERROR_PREFIX}{reason}"
     print(line, file=sys.stderr)
     termination_log = Path(os.environ.get(TERMINATION_LOG, DEFAULT_TERMINATION_LOG))
     if termination_log.is_file():  # present only where the kubelet (or a test) provides it

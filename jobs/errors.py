@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+# How the CLI starts the one line it prints (and writes as a container's termination message)
+# when a job fails; the alerts and the kubernetes operator find the job's reason by it.
+JOB_ERROR_PREFIX = "retailmax: error: "
+
 
 class ExitCode(IntEnum):
     """Process exit codes of the `retailmax` CLI; Airflow and the alerts read them."""

@@ -290,24 +290,12 @@ class SparkOperatorDouble:
         held = time.monotonic() - app.since
         scenario, state = app.scenario, app.state
         if state == "":
-            self._set_state(
-                app,
-                "SUBMITTED",
-                submissionID=str(uuid.uuid4()),
-                submissionAttempts=1,
-                lastSubmissionAttemptTime=_now(),
-            )
+            self._submission(app, attempt=1)
         elif state == "SUBMITTED" and scenario.rerun_seconds and not app.rerun_done:
             self._set_state(app, "PENDING_RERUN")
         elif state == "PENDING_RERUN" and held >= scenario.rerun_seconds:
             app.rerun_done = True
-            self._set_state(
-                app,
-                "SUBMITTED",
-                submissionID=str(uuid.uuid4()),
-                submissionAttempts=2,
-                lastSubmissionAttemptTime=_now(),
-            )
+            self._submission(app, attempt=2)
         elif state == "SUBMITTED" and not app.pods:
             return self._create_driver(app)
         elif state == "RUNNING" and self.drivers[app.name].ended.is_set():
@@ -320,6 +308,16 @@ class SparkOperatorDouble:
         elif state in ("SUCCEEDING", "FAILING"):
             self._end(app)
         return False
+
+    def _submission(self, app: Application, attempt: int) -> None:
+        """A submission attempt of the operator: SUBMITTED, a new submission id."""
+        self._set_state(
+            app,
+            "SUBMITTED",
+            submissionID=str(uuid.uuid4()),
+            submissionAttempts=attempt,
+            lastSubmissionAttemptTime=_now(),
+        )
 
     def _set_state(self, app: Application, state: str, **status: Any) -> None:
         application_state: dict[str, Any] = {"state": state}

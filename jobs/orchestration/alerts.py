@@ -16,8 +16,10 @@ from typing import Any
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import BaseHook, BaseNotifier
 
+from jobs.errors import JOB_ERROR_PREFIX
+
 # What `retailmax` prints last when a job fails; spark-submit's log tail carries it up.
-_JOB_ERROR = re.compile(r"retailmax: error: (.+)")
+_JOB_ERROR = re.compile(re.escape(JOB_ERROR_PREFIX) + r"(.+)")
 _MAX_REASON = 500
 WEBHOOK_TIMEOUT_SECONDS = 10
 

@@ -37,14 +37,14 @@ from airflow.providers.cncf.kubernetes.utils.container import get_container_term
 from airflow.providers.common.compat.sdk import AirflowException
 from kubernetes.client import ApiException
 
+from jobs.errors import JOB_ERROR_PREFIX
+
 # Top-level spec fields SparkKubernetesOperator adds that the v1beta2 CRD does not define.
 UNDECLARED_SPEC_FIELDS = ("labels",)
 # Spark Operator v2 application states (api/v1beta2): before a driver runs, and at the ends.
 WAITING_STATES = frozenset({"", "SUBMITTED", "PENDING_RERUN", "INVALIDATING"})
 NOT_SUBMITTED = "SUBMISSION_FAILED"
-FAILED_STATES = frozenset({NOT_SUBMITTED, "FAILED"})
 POLL_SECONDS = 2
-JOB_ERROR = "retailmax: error: "  # how `retailmax` starts its one-line reason (jobs/cli.py)
 
 
 class SparkApplicationFailed(AirflowException):
@@ -77,7 +77,7 @@ def api_error_message(error: ApiException) -> str:
 def job_error_line(text: str) -> str | None:
     """The job's own `retailmax: error: ...` line in a text (the provider's error carries the
     termination message it read), or None."""
-    return next((line.strip() for line in text.splitlines() if JOB_ERROR in line), None)
+    return next((line.strip() for line in text.splitlines() if JOB_ERROR_PREFIX in line), None)
 
 
 class SparkApplicationOperator(SparkKubernetesOperator):
@@ -144,12 +144,11 @@ class SparkApplicationOperator(SparkKubernetesOperator):
 
     def patch_already_checked(self, pod: Any, *, reraise: bool = True) -> None:
         """The provider's label patch, best effort when the caller says so (cleanup does)."""
-        if reraise:
-            super().patch_already_checked(pod, reraise=True)
-            return
         try:
             super().patch_already_checked(pod, reraise=True)
         except Exception as exc:
+            if reraise:
+                raise
             self.log.warning("could not label driver pod %s as checked: %s", pod, exc)
 
     def execute(self, context: Any) -> Any:
