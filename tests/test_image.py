@@ -15,7 +15,7 @@ import pyspark
 from dockerfile_parse import DockerfileParser
 from packaging.requirements import Requirement
 
-from jobs.jars import JARS_FILE, all_jars, required_jars
+from jobs.jars import JARS_FILE, LOCK_FILE, all_jars, lock, required_jars
 from jobs.orchestration.factory import JMX_EXPORTER_JAR
 from jobs.settings import PROJECT_ROOT
 
@@ -67,15 +67,15 @@ def test_hadolint_catches_an_unpinned_root_image(tmp_path: Path) -> None:
 
 
 def test_the_images_jar_stage_selects_the_image_jars_of_the_jar_list() -> None:
-    """Runs the Dockerfile's own awk selection on jobs/jars.txt: the jars the image fetches
+    """Runs the Dockerfile's own awk selection on jobs/jars.lock: the jars the image fetches
     are the `image` jars the setup code knows."""
     parser = DockerfileParser(fileobj=DOCKERFILES[0].open("rb"))
     runs = [i["value"] for i in parser.structure if i["instruction"] == "RUN"]
     selection = next(r for r in runs if r.startswith("awk "))
     words = shlex.split(selection.replace("\\\n", " "))
-    assert words[0] == "awk" and words[2] == "jobs/jars.txt"
+    assert words[0] == "awk" and words[2] == "jobs/jars.lock"
     selected = subprocess.run(
-        ["awk", words[1], str(JARS_FILE)], capture_output=True, text=True, check=True
+        ["awk", words[1], str(LOCK_FILE)], capture_output=True, text=True, check=True
     ).stdout.split()
     assert selected == [jar.coordinate for jar in required_jars("image")]
     # And the image ends as a non-root, numeric user (Spark's 185) in its last stage.
@@ -97,6 +97,33 @@ def test_one_jar_list_serves_local_setup_and_the_image() -> None:
     assert JMX_EXPORTER_JAR.endswith(
         f"jmx_prometheus_javaagent-{artifacts['jmx_prometheus_javaagent']}.jar"
     )
+
+
+def test_the_jar_lock_is_the_transitive_set_of_the_jar_list(tmp_path: Path) -> None:
+    """jars.lock is what `python -m jobs.jars lock` writes from jars.txt today (Maven resolves
+    from ~/.m2 once fetched): an edit of jars.txt without a new lock fails here."""
+    spark_jars = Path(pyspark.__file__).parent / "jars"
+    lock(spark_jars, JARS_FILE, tmp_path / "jars.lock")
+    assert (tmp_path / "jars.lock").read_text() == LOCK_FILE.read_text()
+    image = {jar.artifact: jar.version for jar in required_jars("image")}
+    # What the review found missing from a non-transitive list: hadoop-aws's and delta-spark's
+    # runtime dependencies, and the SDK v1 the DynamoDB LogStore is compiled against.
+    for artifact in [
+        "analyticsaccelerator-s3",
+        "delta-kernel-api",
+        "delta-kernel-defaults",
+        "aws-java-sdk-dynamodb",
+        "aws-java-sdk-core",
+    ]:
+        assert artifact in image
+    # Nothing pyspark ships is shipped twice (Spark's copy is the one on the classpath).
+    assert not {"hadoop-client-api", "jackson-databind", "scala-library", "parquet-hadoop"} & set(
+        image
+    )
+    # The Jackson modules pyspark lacks run at pyspark's own Jackson version.
+    databind = next(spark_jars.glob("jackson-databind-*.jar")).name
+    spark_jackson = databind.removeprefix("jackson-databind-").removesuffix(".jar")
+    assert image["jackson-datatype-jdk8"] == image["jackson-dataformat-cbor"] == spark_jackson
 
 
 def runtime_closure() -> dict[str, str]:

@@ -3,7 +3,8 @@
 endpoint and the credentials overridden, and the same pyarrow client the Airflow worker uses.
 
 What this covers of the production storage path (#19): `plan_sales_shards` listing the landing
-bucket. The Delta tables written through s3a:// with the image's jars are not covered yet.
+bucket. Delta commits through s3a:// with the image's jars, by several drivers at once, are in
+tests/test_many_drivers.py; a whole retail_daily day on the bucket is not covered yet.
 """
 
 from __future__ import annotations

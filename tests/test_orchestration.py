@@ -23,6 +23,7 @@ from jobs.orchestration.dags import (
 from jobs.orchestration.plan import store_shards
 from jobs.sales.tables import ALL_TABLES
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
+from tests.jar_set import LOCAL_JARS
 
 DAGS = PROJECT_ROOT / "dags"
 SHARD_ARGS = ["run", "sales", "--date", "2024-03-04", "--stores", "26-50"]
@@ -118,10 +119,7 @@ def test_a_local_shard_is_spark_submit_of_the_cli_with_delta_jars(local: Setting
     assert task.application_args == SHARD_ARGS
     assert task._conn_id == local.orchestration.spark_conn_id
     cache = Path(local.paths.jar_cache)
-    assert task.jars.split(",") == [
-        str(cache / "delta-spark_4.2_2.13-4.4.0.jar"),
-        str(cache / "delta-storage-4.4.0.jar"),
-    ]
+    assert task.jars.split(",") == [str(cache / name) for name in LOCAL_JARS]
     assert task.env_vars["PYSPARK_PYTHON"] == sys.executable
 
 

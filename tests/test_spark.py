@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 from jobs.errors import RuntimeSetupError
 from jobs.settings import load_settings
 from jobs.spark import DELTA_CATALOG, DELTA_EXTENSION, spark_conf
+from tests.jar_set import LOCAL_JARS
 
 
 def test_session_has_delta_and_utc(spark: SparkSession) -> None:
@@ -26,10 +27,7 @@ def test_session_has_delta_and_utc(spark: SparkSession) -> None:
 def test_local_conf_uses_the_cached_jars_only(local_settings) -> None:
     conf = spark_conf(local_settings)
     jars = conf["spark.jars"].split(",")
-    assert [Path(j).name for j in jars] == [
-        "delta-spark_4.2_2.13-4.4.0.jar",
-        "delta-storage-4.4.0.jar",
-    ]
+    assert [Path(j).name for j in jars] == LOCAL_JARS
     assert all(Path(j).is_file() for j in jars)
     assert "spark.jars.packages" not in conf
 

@@ -1,0 +1,111 @@
+"""One of several Spark drivers committing to the same Delta tables at once, as the shard
+drivers of one job do in production (`python -m tests.commit_driver`; tests/test_many_drivers.py
+starts four).
+
+Each round, after a barrier that all drivers pass together, a driver commits to every table it
+is given: a shard write of its own store-day (jobs.lake.replace_where, as the sales jobs
+write), then a MERGE of that store-day's total row. Every commit carries its author in
+commitInfo.userMetadata, so the log says whose commits it kept. The driver prints one JSON line:
+what it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from pyspark.sql import types as T
+
+from jobs.lake import TableSpec, column, ensure_table, replace_where, store_day_predicate
+from jobs.settings import load_settings
+from jobs.spark import get_spark
+
+LINES_PER_WRITE = 3
+FIRST_DAY = date(2024, 3, 4)
+SPEC = TableSpec(
+    name="silver.commit_proof",
+    schema=T.StructType(
+        [
+            column("sale_date", T.DateType(), "The store-day's date."),
+            column("store_id", T.IntegerType(), "The store, one per driver."),
+            column("line_id", T.StringType(), "driver-round-line, or 'total' for the MERGE row."),
+            column("amount", T.LongType(), "1 per line; the total row holds the day's sum."),
+        ]
+    ),
+    partition_by=("sale_date", "store_id"),
+    comment="Rows written by the commit drivers of tests/test_many_drivers.py.",
+)
+
+
+def wait_for_all(barrier: Path, name: str, drivers: int, timeout: float = 300.0) -> None:
+    """Marks this driver ready for `name` and waits until all `drivers` are."""
+    folder = barrier / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{len(list(folder.iterdir()))}-{time.time_ns()}").touch()
+    deadline = time.monotonic() + timeout
+    while len(list(folder.iterdir())) < drivers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"barrier {name}: the other drivers never came")
+        time.sleep(0.01)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.commit_driver")
+    parser.add_argument("--driver", type=int, required=True)
+    parser.add_argument("--drivers", type=int, required=True)
+    parser.add_argument("--rounds", type=int, required=True)
+    parser.add_argument("--lake", action="append", required=True, help="a lake root (repeat)")
+    parser.add_argument("--barrier", type=Path, required=True)
+    parser.add_argument("--conf", action="append", default=[], help="key=value Spark conf")
+    args = parser.parse_args()
+
+    extra = dict(item.split("=", 1) for item in args.conf)
+    spark = get_spark(load_settings("local"), f"commit-driver-{args.driver}", extra)
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    store = 100 + args.driver
+    wait_for_all(args.barrier, "create", args.drivers)
+    for lake in args.lake:
+        ensure_table(spark, SPEC, lake)
+    for round_no in range(args.rounds):
+        day = FIRST_DAY + timedelta(days=round_no)
+        lines = [
+            (day, store, f"{args.driver}-{round_no}-{line}", 1) for line in range(LINES_PER_WRITE)
+        ]
+        total = [(day, store, "total", LINES_PER_WRITE)]
+        wait_for_all(args.barrier, f"round-{round_no}", args.drivers)
+        for lake in args.lake:
+            path = SPEC.path(lake)
+            tag = f"driver={args.driver} round={round_no}"
+            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", f"{tag} op=write")
+            replace_where(
+                spark.createDataFrame(lines, SPEC.schema),
+                SPEC,
+                lake,
+                store_day_predicate(day, [store]),
+            )
+            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", f"{tag} op=merge")
+            source = spark.createDataFrame(total, SPEC.schema).alias("s")
+            (
+                DeltaTable.forPath(spark, path)
+                .alias("t")
+                .merge(
+                    source,
+                    (F.col("t.sale_date") == F.lit(day))
+                    & (F.col("t.store_id") == F.lit(store))
+                    & (F.col("t.line_id") == F.col("s.line_id")),
+                )
+                .whenMatchedUpdateAll()
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
+    spark.stop()
+    print(json.dumps({"driver": args.driver, "store": store, "rounds": args.rounds}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""Many drivers, one table (#19): four Spark driver processes, each loading the image's jar set
+(jobs/jars.lock), commit to the same Delta tables at once, round after round: a shard write of
+their own store-day, then a MERGE of its total row (tests/commit_driver.py).
+
+Two tables get the same commits in the same rounds:
+- on local disk, where Delta's default LogStore puts each version N.json only if absent (an
+  atomic rename that refuses to overwrite): every commit must be in the log, no version
+  overwritten, every row there;
+- on an S3 bucket (moto's server on 127.0.0.1) through s3a:// with S3SingleDriverLogStore, the
+  LogStore Delta uses for S3 when nothing coordinates the drivers: S3 has no put-if-absent
+  through S3A's plain create, so two drivers that race for the same version both "win" and the
+  later PUT silently replaces the earlier commit. The test requires that loss, which is what
+  production's DynamoDB LogStore guards against (docs/deploy-kubernetes.md, "Commit
+  coordination").
+
+What is not real here: the DynamoDB LogStore itself (Maven Central here serves no
+delta-storage-s3-dynamodb jar), and S3's latency. A real S3 PUT takes tens to hundreds of
+milliseconds; moto answers in about one. So a WSGI middleware holds each commit-file PUT for
+COMMIT_PUT_LATENCY before moto sees it, which gives the race the width it has against S3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from deltalake import DeltaTable
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app
+from werkzeug.serving import make_server
+
+from jobs.jars import NOT_SERVED_HERE, fetch_jars
+from jobs.settings import PROJECT_ROOT
+from tests.commit_driver import LINES_PER_WRITE
+
+pytestmark = pytest.mark.slow
+
+DRIVERS = 4
+ROUNDS = 2
+REGION = "eu-west-3"
+BUCKET = "retailmax-lake"
+COMMIT_PUT_LATENCY = 1.0  # seconds
+COMMIT_FILE = re.compile(r"/_delta_log/\d{20}\.json$")
+IMAGE_JAR_CACHE = Path.home() / ".cache" / "retailmax" / "jars-image"
+AUTHOR = re.compile(r"driver=(\d+) round=(\d+) op=(\w+)")
+
+
+class SlowCommitPuts:
+    """WSGI middleware: holds each PUT of a Delta commit file (`_delta_log/<20 digits>.json`)
+    for COMMIT_PUT_LATENCY, then passes it on. Everything else goes straight through."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ["REQUEST_METHOD"] == "PUT" and COMMIT_FILE.search(environ["PATH_INFO"]):
+            time.sleep(COMMIT_PUT_LATENCY)
+        return self.app(environ, start_response)
+
+
+class SlowCommitS3(ThreadedMotoServer):
+    """moto's threaded server with SlowCommitPuts in front of it."""
+
+    def _server_entry(self) -> None:
+        app = SlowCommitPuts(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+@pytest.fixture(scope="module")
+def image_jars() -> list[Path]:
+    """The image's jar set (jars.lock `image`), fetched once into ~/.cache like the API server
+    build; all of it but the one jar Maven Central does not serve here."""
+    return fetch_jars(IMAGE_JAR_CACHE, "image", skip=NOT_SERVED_HERE)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    server = SlowCommitS3(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    s3_client(url).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    yield url
+    server.stop()
+
+
+def s3a_conf(endpoint: str) -> dict[str, str]:
+    """conf/kubernetes.yaml's S3A settings, with the endpoint of the test server, path-style
+    addressing (no bucket DNS names on 127.0.0.1) and the single-driver LogStore."""
+    conf = yaml.safe_load((PROJECT_ROOT / "conf" / "kubernetes.yaml").read_text())["spark"]["conf"]
+    s3a = {key: str(value) for key, value in conf.items() if key.startswith("spark.hadoop.fs.s3a.")}
+    return {
+        **s3a,
+        "spark.hadoop.fs.s3a.endpoint": endpoint,
+        "spark.hadoop.fs.s3a.endpoint.region": REGION,
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+    }
+
+
+@pytest.fixture(scope="module")
+def committed(
+    image_jars: list[Path], s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """Runs the four drivers to the end; the two lake roots they shared."""
+    work = tmp_path_factory.mktemp("many-drivers")
+    lakes = {"local": str(work / "lake"), "s3": f"s3a://{BUCKET}/single-driver"}
+    conf = {
+        **s3a_conf(s3_endpoint),
+        "spark.jars": ",".join(str(jar) for jar in image_jars),
+        "spark.master": "local[1]",
+        "spark.driver.memory": "768m",
+        "spark.sql.shuffle.partitions": "1",
+        "spark.ui.enabled": "false",
+    }
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "retailmax-test",
+        "AWS_SECRET_ACCESS_KEY": "retailmax-test",
+        "AWS_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    command = [sys.executable, "-m", "tests.commit_driver", "--drivers", str(DRIVERS)]
+    command += ["--rounds", str(ROUNDS), "--barrier", str(work / "barrier")]
+    command += [f"--lake={lake}" for lake in lakes.values()]
+    command += [f"--conf={key}={value}" for key, value in conf.items()]
+    drivers = [
+        subprocess.Popen(
+            [*command, "--driver", str(number)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for number in range(DRIVERS)
+    ]
+    for number, driver in enumerate(drivers):
+        out, err = driver.communicate(timeout=600)
+        assert driver.returncode == 0, f"driver {number} failed:\n{err[-3000:]}"
+        assert json.loads(out.strip().splitlines()[-1])["driver"] == number
+    return lakes
+
+
+def commit_log(entries: dict[int, bytes]) -> list[tuple[int, str | None]]:
+    """(version, commitInfo.userMetadata) of each commit file."""
+    found = []
+    for version, body in sorted(entries.items()):
+        actions = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+        info = next(a["commitInfo"] for a in actions if "commitInfo" in a)
+        found.append((version, info.get("userMetadata")))
+    return found
+
+
+def local_log(lake: str) -> dict[int, bytes]:
+    folder = Path(lake) / "silver" / "commit_proof" / "_delta_log"
+    return {int(p.stem): p.read_bytes() for p in folder.glob("*.json") if p.stem.isdigit()}
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 client of the test server, with the test credentials."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="retailmax-test",
+        aws_secret_access_key="retailmax-test",
+    )
+
+
+def s3_log(endpoint: str) -> dict[int, bytes]:
+    s3 = s3_client(endpoint)
+    prefix = "single-driver/silver/commit_proof/_delta_log/"
+    keys = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+    return {
+        int(Path(k["Key"]).stem): s3.get_object(Bucket=BUCKET, Key=k["Key"])["Body"].read()
+        for k in keys
+        if COMMIT_FILE.search("/" + k["Key"])
+    }
+
+
+def expected_authors() -> Counter[tuple[int, int, str]]:
+    """Every commit each driver made: one write and one MERGE per round (by hand)."""
+    return Counter(
+        (driver, round_no, op)
+        for driver in range(DRIVERS)
+        for round_no in range(ROUNDS)
+        for op in ("write", "merge")
+    )
+
+
+def authors(log: list[tuple[int, str | None]]) -> Counter[tuple[int, int, str]]:
+    kept: Counter[tuple[int, int, str]] = Counter()
+    for _, metadata in log:
+        match = AUTHOR.fullmatch(metadata or "")
+        if match:
+            kept[(int(match[1]), int(match[2]), match[3])] += 1
+    return kept
+
+
+EXPECTED_ROWS = DRIVERS * ROUNDS * (LINES_PER_WRITE + 1)  # the lines, plus one total row
+
+
+def test_with_put_if_absent_every_commit_of_every_driver_is_kept(committed: dict[str, str]) -> None:
+    log = commit_log(local_log(committed["local"]))
+    versions = [version for version, _ in log]
+    assert versions == list(range(len(versions)))  # no gap: no version lost or skipped
+    assert authors(log) == expected_authors()  # each commit once: none overwritten
+    rows = DeltaTable(f"{committed['local']}/silver/commit_proof")
+    frame = rows.to_pandas()
+    assert len(frame) == EXPECTED_ROWS
+    totals = frame[frame["line_id"] == "total"]
+    assert sorted(totals["store_id"].value_counts().tolist()) == [ROUNDS] * DRIVERS
+    assert set(totals["amount"]) == {LINES_PER_WRITE}
+
+
+def test_the_single_driver_log_store_on_s3_loses_commits_of_racing_drivers(
+    committed: dict[str, str], s3_endpoint: str
+) -> None:
+    log = commit_log(s3_log(s3_endpoint))
+    kept = authors(log)
+    lost = expected_authors() - kept
+    # Every driver finished without an error, yet the log lacks some of their commits: a
+    # later PUT of the same version replaced them.
+    assert sum(lost.values()) > 0, f"no commit lost in {len(log)} versions: the race never hit"
+    storage = {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "retailmax-test",
+        "AWS_SECRET_ACCESS_KEY": "retailmax-test",
+        "AWS_REGION": REGION,
+        "AWS_ALLOW_HTTP": "true",
+    }
+    frame = DeltaTable(
+        f"s3://{BUCKET}/single-driver/silver/commit_proof", storage_options=storage
+    ).to_pandas()
+    assert len(frame) < EXPECTED_ROWS
