@@ -9,6 +9,8 @@ here rather than a production run."""
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
 import re
 import shutil
 import subprocess
@@ -201,18 +203,24 @@ def fetch_jars(
     """Downloads the missing jars of `scope` into cache_dir with Maven (once; a no-op when all
     are there). `skip`: group:artifact keys not fetched (and not returned)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    for jar in missing_jars(cache_dir, scope):
-        if jar.key in skip:
-            continue
-        print(f"fetching {jar.coordinate} -> {cache_dir}", file=sys.stderr)
-        _mvn(
-            [
-                f"{DEPENDENCY_PLUGIN}:copy",
-                f"-Dartifact={jar.coordinate}",
-                f"-DoutputDirectory={cache_dir}",
-            ],
-            jar.coordinate,
-        )
+    # One fetch at a time per folder (test workers share ~/.cache): a jar half copied by one
+    # process must never be read by another. Each is copied to a temporary folder, then moved.
+    with (cache_dir / ".fetch.lock").open("w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        for jar in missing_jars(cache_dir, scope):
+            if jar.key in skip:
+                continue
+            print(f"fetching {jar.coordinate} -> {cache_dir}", file=sys.stderr)
+            with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".fetch-") as tmp:
+                _mvn(
+                    [
+                        f"{DEPENDENCY_PLUGIN}:copy",
+                        f"-Dartifact={jar.coordinate}",
+                        f"-DoutputDirectory={tmp}",
+                    ],
+                    jar.coordinate,
+                )
+                os.replace(Path(tmp) / jar.file_name, cache_dir / jar.file_name)
     return [cache_dir / jar.file_name for jar in required_jars(scope) if jar.key not in skip]
 
 

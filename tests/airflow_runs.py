@@ -60,10 +60,14 @@ def run_conf(
     return Settings.model_validate(conf), base
 
 
-def assert_gold_equals_pandas(lake: Path, landing: Path, day: date) -> None:
-    """gold.daily_store_sales (read with deltalake) equals pandas on the landing files."""
+def assert_gold_equals_pandas(
+    lake: Path | str, landing: Path, day: date, storage_options: dict[str, str] | None = None
+) -> None:
+    """gold.daily_store_sales (read with deltalake, from a folder or a bucket) equals pandas
+    on the landing files."""
     expected = expected_daily_store_sales(landing).loc[str(day)]
-    gold = table(lake, "gold.daily_store_sales").set_index("store_id").sort_index()
+    gold = table(lake, "gold.daily_store_sales", storage_options)
+    gold = gold.set_index("store_id").sort_index()
     assert list(gold.index) == list(expected.index) == [1, 2, 3, 4]
     for column in expected.columns:
         assert [Decimal(str(v)) for v in gold[column]] == [

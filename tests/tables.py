@@ -8,10 +8,13 @@ import pandas as pd
 from deltalake import DeltaTable
 
 
-def table(lake: Path, name: str) -> pd.DataFrame:
-    """`silver.sales_lines` -> the table at <lake>/silver/sales_lines, as pandas."""
+def table(
+    lake: Path | str, name: str, storage_options: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """`silver.sales_lines` -> the table at <lake>/silver/sales_lines (a folder, or s3://
+    with `storage_options`), as pandas."""
     layer, table_name = name.split(".")
-    return DeltaTable(str(lake / layer / table_name)).to_pandas()
+    return DeltaTable(f"{lake}/{layer}/{table_name}", storage_options=storage_options).to_pandas()
 
 
 def snapshot(lake: Path, name: str) -> pd.DataFrame:

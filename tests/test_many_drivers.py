@@ -32,27 +32,24 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import yaml
 from deltalake import DeltaTable
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app
 from werkzeug.serving import make_server
 
-from jobs.jars import NOT_SERVED_HERE, fetch_jars
 from jobs.settings import PROJECT_ROOT
 from tests.commit_driver import LINES_PER_WRITE
+from tests.conftest import SPARK_TEST_CONF
+from tests.s3 import aws_env, create_bucket, image_jars, kubernetes_s3a_conf, s3_client
 
 pytestmark = pytest.mark.slow
 
 DRIVERS = 4
 ROUNDS = 2
-REGION = "eu-west-3"
 BUCKET = "retailmax-lake"
 COMMIT_PUT_LATENCY = 1.0  # seconds
 COMMIT_FILE = re.compile(r"/_delta_log/\d{20}\.json$")
-IMAGE_JAR_CACHE = Path.home() / ".cache" / "retailmax" / "jars-image"
 AUTHOR = re.compile(r"driver=(\d+) round=(\d+) op=(\w+)")
 
 
@@ -82,62 +79,30 @@ class SlowCommitS3(ThreadedMotoServer):
 
 
 @pytest.fixture(scope="module")
-def image_jars() -> list[Path]:
-    """The image's jar set (jars.lock `image`), fetched once into ~/.cache like the API server
-    build; all of it but the one jar Maven Central does not serve here."""
-    return fetch_jars(IMAGE_JAR_CACHE, "image", skip=NOT_SERVED_HERE)
-
-
-@pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     server = SlowCommitS3(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
-    s3_client(url).create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    create_bucket(url, BUCKET)
     yield url
     server.stop()
 
 
-def s3a_conf(endpoint: str) -> dict[str, str]:
-    """conf/kubernetes.yaml's S3A settings, with the endpoint of the test server, path-style
-    addressing (no bucket DNS names on 127.0.0.1) and the single-driver LogStore."""
-    conf = yaml.safe_load((PROJECT_ROOT / "conf" / "kubernetes.yaml").read_text())["spark"]["conf"]
-    s3a = {key: str(value) for key, value in conf.items() if key.startswith("spark.hadoop.fs.s3a.")}
-    return {
-        **s3a,
-        "spark.hadoop.fs.s3a.endpoint": endpoint,
-        "spark.hadoop.fs.s3a.endpoint.region": REGION,
-        "spark.hadoop.fs.s3a.path.style.access": "true",
-        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
-    }
-
-
 @pytest.fixture(scope="module")
-def committed(
-    image_jars: list[Path], s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
+def committed(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Runs the four drivers to the end; the two lake roots they shared."""
     work = tmp_path_factory.mktemp("many-drivers")
     lakes = {"local": str(work / "lake"), "s3": f"s3a://{BUCKET}/single-driver"}
     conf = {
-        **s3a_conf(s3_endpoint),
-        "spark.jars": ",".join(str(jar) for jar in image_jars),
+        **kubernetes_s3a_conf(s3_endpoint),
+        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+        "spark.jars": ",".join(str(jar) for jar in image_jars()),
+        **SPARK_TEST_CONF,
         "spark.master": "local[1]",
         "spark.driver.memory": "768m",
-        "spark.sql.shuffle.partitions": "1",
-        "spark.ui.enabled": "false",
     }
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "retailmax-test",
-        "AWS_SECRET_ACCESS_KEY": "retailmax-test",
-        "AWS_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "PYSPARK_PYTHON": sys.executable,
-    }
+    env = {**os.environ, **aws_env(s3_endpoint), "PYSPARK_PYTHON": sys.executable}
     command = [sys.executable, "-m", "tests.commit_driver", "--drivers", str(DRIVERS)]
     command += ["--rounds", str(ROUNDS), "--barrier", str(work / "barrier")]
     command += [f"--lake={lake}" for lake in lakes.values()]
@@ -173,17 +138,6 @@ def commit_log(entries: dict[int, bytes]) -> list[tuple[int, str | None]]:
 def local_log(lake: str) -> dict[int, bytes]:
     folder = Path(lake) / "silver" / "commit_proof" / "_delta_log"
     return {int(p.stem): p.read_bytes() for p in folder.glob("*.json") if p.stem.isdigit()}
-
-
-def s3_client(endpoint: str) -> Any:
-    """A boto3 client of the test server, with the test credentials."""
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="retailmax-test",
-        aws_secret_access_key="retailmax-test",
-    )
 
 
 def s3_log(endpoint: str) -> dict[int, bytes]:
@@ -241,14 +195,7 @@ def test_the_single_driver_log_store_on_s3_loses_commits_of_racing_drivers(
     # Every driver finished without an error, yet the log lacks some of their commits: a
     # later PUT of the same version replaced them.
     assert sum(lost.values()) > 0, f"no commit lost in {len(log)} versions: the race never hit"
-    storage = {
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "retailmax-test",
-        "AWS_SECRET_ACCESS_KEY": "retailmax-test",
-        "AWS_REGION": REGION,
-        "AWS_ALLOW_HTTP": "true",
-    }
     frame = DeltaTable(
-        f"s3://{BUCKET}/single-driver/silver/commit_proof", storage_options=storage
+        f"s3://{BUCKET}/single-driver/silver/commit_proof", storage_options=aws_env(s3_endpoint)
     ).to_pandas()
     assert len(frame) < EXPECTED_ROWS

@@ -2,16 +2,26 @@
 (moto's server, the real S3 wire protocol), conf/kubernetes.yaml with only the paths, the
 endpoint and the credentials overridden, and the same pyarrow client the Airflow worker uses.
 
-What this covers of the production storage path (#19): `plan_sales_shards` listing the landing
-bucket. Delta commits through s3a:// with the image's jars, by several drivers at once, are in
-tests/test_many_drivers.py; a whole retail_daily day on the bucket is not covered yet.
+What this covers of the production storage path (#19):
+- `plan_sales_shards` listing the landing bucket;
+- a whole retail_daily day with its landing zone in one bucket and its lake in another, through
+  s3a:// with the image's jar set (tests/bucket_day.py, one driver process for the day);
+- BI reading the gold tables back from the bucket with deltalake, the report and the
+  availability feed on the bucket.
+Several drivers committing to one table at once: tests/test_many_drivers.py.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -20,7 +30,10 @@ from moto.server import ThreadedMotoServer
 
 from jobs.orchestration.plan import store_shards
 from jobs.settings import PROJECT_ROOT, Settings
-from tests.airflow_runs import DAY, NO_DATA_DAY
+from jobs.spark import UTC_JVM_OPTION
+from tests.airflow_runs import DAY, NO_DATA_DAY, assert_gold_equals_pandas
+from tests.conftest import SPARK_TEST_CONF, TEST_JVM_OPTIONS
+from tests.s3 import aws_env, create_bucket, image_jars, s3_client
 
 REGION = "eu-west-3"  # conf/kubernetes.yaml's
 BUCKET = "retailmax-landing"
@@ -94,3 +107,92 @@ def test_a_missing_landing_bucket_fails_naming_it(endpoint: str) -> None:
     settings = _kubernetes_conf("s3a://retailmax-no-such-bucket/prod")
     with pytest.raises(OSError, match="retailmax-no-such-bucket"):
         store_shards(settings, date(2024, 3, 4))
+
+
+DAY_LANDING = "retailmax-day-landing"
+DAY_LAKE = "retailmax-lake"
+
+
+@pytest.fixture(scope="module")
+def bucket_day(endpoint: str, clean_landing: Path) -> dict[str, Any]:
+    """The whole landing zone in one bucket, a lake bucket, and DAY run on them: every task of
+    retail_daily in one driver process with the image's jars (tests/bucket_day.py)."""
+    create_bucket(endpoint, DAY_LANDING)
+    create_bucket(endpoint, DAY_LAKE)
+    s3 = s3_client(endpoint)
+    for path in clean_landing.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), DAY_LANDING, f"prod/{path.relative_to(clean_landing)}")
+    conf = {
+        # The tests' small Spark; UTC and C1 for the driver JVM, as the SparkApplications'
+        # javaOptions and the tests' session give theirs.
+        **SPARK_TEST_CONF,
+        "spark.driver.memory": "1g",
+        "spark.driver.extraJavaOptions": " ".join([UTC_JVM_OPTION, *TEST_JVM_OPTIONS]),
+        "spark.jars": ",".join(str(jar) for jar in image_jars()),
+        "spark.hadoop.fs.s3a.endpoint": endpoint,
+        "spark.hadoop.fs.s3a.endpoint.region": REGION,
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        # One driver at a time here, so Delta's S3 default is safe; conf/kubernetes.yaml's
+        # DynamoDB LogStore cannot load (its jar is not served here).
+        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+    }
+    env = {
+        **os.environ,
+        **aws_env(endpoint),
+        "RETAILMAX_ENV": "kubernetes",
+        "RETAILMAX_LANDING_ROOT": f"s3a://{DAY_LANDING}/prod",
+        "RETAILMAX_LAKE_ROOT": f"s3a://{DAY_LAKE}/prod",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    command = [sys.executable, "-m", "tests.bucket_day", "--date", str(DAY)]
+    command += [f"--conf={key}={value}" for key, value in conf.items()]
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return {"result": json.loads(done.stdout.strip().splitlines()[-1]), "log": done.stderr}
+
+
+def test_a_retail_daily_day_runs_on_the_buckets_with_the_images_jars(
+    bucket_day: dict[str, Any],
+) -> None:
+    # stores.csv holds stores 1-4: one shard at conf/kubernetes.yaml's 25 stores per shard;
+    # then the whole-date steps in DAG order.
+    day = str(DAY)
+    assert bucket_day["result"]["commands"] == [
+        ["run", "sales", "--date", day, "--stores", "1-4"],
+        ["run", "sales-gold", "--date", day],
+        ["run", "inventory", "--date", day],
+        ["run", "promotions", "--date", day],
+        ["run", "report", "--date", day],
+    ]
+    assert bucket_day["result"]["codes"] == [0] * 5
+
+
+def test_bi_reads_the_gold_tables_back_from_the_bucket_with_deltalake(
+    bucket_day: dict[str, Any], endpoint: str, clean_landing: Path
+) -> None:
+    assert_gold_equals_pandas(
+        f"s3://{DAY_LAKE}/prod", clean_landing, DAY, storage_options=aws_env(endpoint)
+    )
+
+
+def test_the_report_and_the_availability_feed_are_whole_files_on_the_bucket(
+    bucket_day: dict[str, Any], endpoint: str
+) -> None:
+    s3 = s3_client(endpoint)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=DAY_LAKE, Prefix="prod/")["Contents"]]
+    report = f"prod/reports/daily/date={DAY}/index.html"
+    assert report in keys
+    html = s3.get_object(Bucket=DAY_LAKE, Key=report)["Body"].read().decode()
+    assert html.rstrip().endswith("</html>")
+    feeds = [key for key in keys if key.startswith("prod/feeds/ecommerce_availability/")]
+    manifests = [key for key in feeds if key.endswith("/manifest.json")]
+    assert manifests and not [key for key in keys if key.endswith(".tmp")]
+    for manifest_key in manifests:
+        manifest = json.loads(s3.get_object(Bucket=DAY_LAKE, Key=manifest_key)["Body"].read())
+        feed_key = manifest_key.rsplit("/", 1)[0] + "/" + manifest["file"]
+        data = s3.get_object(Bucket=DAY_LAKE, Key=feed_key)["Body"].read()
+        assert hashlib.sha256(data).hexdigest() == manifest["sha256"]
+        assert len(data.decode().splitlines()) == manifest["rows"] + 1  # the header
