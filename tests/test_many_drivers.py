@@ -47,7 +47,7 @@ pytestmark = pytest.mark.slow
 
 DRIVERS = 4
 ROUNDS = 2
-BUCKET = "retailmax-lake"
+BUCKET = "retailmax-commit-proof"  # moto's buckets are per process: one name per module
 COMMIT_PUT_LATENCY = 1.0  # seconds
 COMMIT_FILE = re.compile(r"/_delta_log/\d{20}\.json$")
 AUTHOR = re.compile(r"driver=(\d+) round=(\d+) op=(\w+)")
