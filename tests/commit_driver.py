@@ -16,6 +16,7 @@ import json
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import types as T
 
@@ -52,6 +53,55 @@ def wait_for_all(barrier: Path, name: str, drivers: int, timeout: float = 300.0)
         time.sleep(0.01)
 
 
+def dynamodb_claims(spark: Any, endpoint: str) -> dict[str, str]:
+    """What S3DynamoDBLogStore does with the AWS SDK v1 of the image's jar set, called from this
+    driver's JVM: find its table or create it (the key of the deploy guide), then claim one
+    commit twice with the LogStore's condition (the item must not exist yet). The LogStore
+    itself is not on this classpath (its jar is not served here); its SDK calls are."""
+    jvm = spark._jvm
+    aws = jvm.com.amazonaws
+    model = aws.services.dynamodbv2.model
+    client = (
+        aws.services.dynamodbv2.AmazonDynamoDBClientBuilder.standard()
+        .withEndpointConfiguration(
+            aws.client.builder.AwsClientBuilder.EndpointConfiguration(endpoint, "eu-west-3")
+        )
+        .withCredentials(aws.auth.DefaultAWSCredentialsProviderChain())
+        .build()
+    )
+    table = "retailmax_delta_log"
+    found: dict[str, str] = {}
+    try:
+        found["table"] = client.describeTable(table).getTable().getTableStatus()
+    except Exception as exc:  # py4j wraps the SDK's exception
+        found["describe"] = exc.java_exception.getClass().getSimpleName()  # type: ignore[attr-defined]
+        keys = jvm.java.util.ArrayList()
+        keys.add(model.KeySchemaElement("tablePath", model.KeyType.HASH))
+        keys.add(model.KeySchemaElement("fileName", model.KeyType.RANGE))
+        attributes = jvm.java.util.ArrayList()
+        attributes.add(model.AttributeDefinition("tablePath", model.ScalarAttributeType.S))
+        attributes.add(model.AttributeDefinition("fileName", model.ScalarAttributeType.S))
+        created = client.createTable(attributes, table, keys, model.ProvisionedThroughput(5, 5))
+        found["table"] = created.getTableDescription().getTableStatus()
+    for attempt in ("first_claim", "second_claim"):
+        item = jvm.java.util.HashMap()
+        item.put("tablePath", model.AttributeValue("s3a://retailmax-lake/prod/bronze/pos_lines"))
+        item.put("fileName", model.AttributeValue("00000000000000000007.json"))
+        item.put("tempPath", model.AttributeValue(f".tmp/{attempt}"))
+        item.put("complete", model.AttributeValue().withS("false"))
+        expected = jvm.java.util.HashMap()
+        expected.put("fileName", model.ExpectedAttributeValue(False))
+        try:
+            client.putItem(model.PutItemRequest(table, item).withExpected(expected))
+            found[attempt] = "claimed"
+        except Exception as exc:
+            found[attempt] = exc.java_exception.getClass().getSimpleName()  # type: ignore[attr-defined]
+    # IRSA: the SDK v1 chain's web-identity provider needs the STS client on the classpath.
+    sts = aws.services.securitytoken.AWSSecurityTokenServiceClientBuilder.standard()
+    found["sts"] = sts.getClass().getSimpleName()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.commit_driver")
     parser.add_argument("--driver", type=int, required=True)
@@ -60,6 +110,7 @@ def main() -> None:
     parser.add_argument("--lake", action="append", required=True, help="a lake root (repeat)")
     parser.add_argument("--barrier", type=Path, required=True)
     parser.add_argument("--conf", action="append", default=[], help="key=value Spark conf")
+    parser.add_argument("--dynamodb", help="also claim commits in DynamoDB at this endpoint")
     args = parser.parse_args()
 
     extra = dict(item.split("=", 1) for item in args.conf)
@@ -103,8 +154,9 @@ def main() -> None:
                 .whenNotMatchedInsertAll()
                 .execute()
             )
+    claims = dynamodb_claims(spark, args.dynamodb) if args.dynamodb else None
     spark.stop()
-    print(json.dumps({"driver": args.driver, "store": store, "rounds": args.rounds}))
+    print(json.dumps({"driver": args.driver, "rounds": args.rounds, "dynamodb": claims}))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ Two tables get the same commits in the same rounds:
   production's DynamoDB LogStore guards against (docs/deploy-kubernetes.md, "Commit
   coordination").
 
+Driver 0 also makes the DynamoDB LogStore's AWS SDK v1 calls from its JVM (the image's jar
+set) against moto's DynamoDB: a missing or clashing SDK v1 class fails here.
+
 What is not real here: the DynamoDB LogStore itself (Maven Central here serves no
 delta-storage-s3-dynamodb jar), and S3's latency. A real S3 PUT takes tens to hundreds of
 milliseconds; moto answers in about one. So a WSGI middleware holds each commit-file PUT for
@@ -90,8 +93,9 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def committed(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Runs the four drivers to the end; the two lake roots they shared."""
+def committed(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Runs the four drivers to the end; the two lake roots they shared, and what driver 0's
+    DynamoDB calls returned."""
     work = tmp_path_factory.mktemp("many-drivers")
     lakes = {"local": str(work / "lake"), "s3": f"s3a://{BUCKET}/single-driver"}
     conf = {
@@ -109,7 +113,8 @@ def committed(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dic
     command += [f"--conf={key}={value}" for key, value in conf.items()]
     drivers = [
         subprocess.Popen(
-            [*command, "--driver", str(number)],
+            [*command, "--driver", str(number)]
+            + (["--dynamodb", s3_endpoint] if number == 0 else []),
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -118,11 +123,14 @@ def committed(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dic
         )
         for number in range(DRIVERS)
     ]
+    claims = None
     for number, driver in enumerate(drivers):
         out, err = driver.communicate(timeout=600)
         assert driver.returncode == 0, f"driver {number} failed:\n{err[-3000:]}"
-        assert json.loads(out.strip().splitlines()[-1])["driver"] == number
-    return lakes
+        printed = json.loads(out.strip().splitlines()[-1])
+        assert printed["driver"] == number
+        claims = claims or printed["dynamodb"]
+    return {**lakes, "dynamodb": claims}
 
 
 def commit_log(entries: dict[int, bytes]) -> list[tuple[int, str | None]]:
@@ -173,7 +181,7 @@ def authors(log: list[tuple[int, str | None]]) -> Counter[tuple[int, int, str]]:
 EXPECTED_ROWS = DRIVERS * ROUNDS * (LINES_PER_WRITE + 1)  # the lines, plus one total row
 
 
-def test_with_put_if_absent_every_commit_of_every_driver_is_kept(committed: dict[str, str]) -> None:
+def test_with_put_if_absent_every_commit_of_every_driver_is_kept(committed: dict[str, Any]) -> None:
     log = commit_log(local_log(committed["local"]))
     versions = [version for version, _ in log]
     assert versions == list(range(len(versions)))  # no gap: no version lost or skipped
@@ -187,7 +195,7 @@ def test_with_put_if_absent_every_commit_of_every_driver_is_kept(committed: dict
 
 
 def test_the_single_driver_log_store_on_s3_loses_commits_of_racing_drivers(
-    committed: dict[str, str], s3_endpoint: str
+    committed: dict[str, Any], s3_endpoint: str
 ) -> None:
     log = commit_log(s3_log(s3_endpoint))
     kept = authors(log)
@@ -199,3 +207,19 @@ def test_the_single_driver_log_store_on_s3_loses_commits_of_racing_drivers(
         f"s3://{BUCKET}/single-driver/silver/commit_proof", storage_options=aws_env(s3_endpoint)
     ).to_pandas()
     assert len(frame) < EXPECTED_ROWS
+
+
+def test_the_dynamodb_log_stores_sdk_calls_work_on_the_images_classpath(
+    committed: dict[str, Any],
+) -> None:
+    """Driver 0's JVM, with the image's jar set, made S3DynamoDBLogStore's AWS SDK v1 calls
+    against moto's DynamoDB (same endpoint): a missing or clashing SDK v1 class (its
+    httpclient, Jackson and joda-time come from pyspark's jars) fails here, not in production.
+    The claim of a version already claimed is refused by the condition the LogStore sends."""
+    assert committed["dynamodb"] == {
+        "describe": "ResourceNotFoundException",
+        "table": "ACTIVE",
+        "first_claim": "claimed",
+        "second_claim": "ConditionalCheckFailedException",
+        "sts": "AWSSecurityTokenServiceClientBuilder",
+    }

@@ -196,3 +196,15 @@ def test_the_report_and_the_availability_feed_are_whole_files_on_the_bucket(
         data = s3.get_object(Bucket=DAY_LAKE, Key=feed_key)["Body"].read()
         assert hashlib.sha256(data).hexdigest() == manifest["sha256"]
         assert len(data.decode().splitlines()) == manifest["rows"] + 1  # the header
+
+
+def test_the_airflow_workers_get_the_buckets_region_and_an_identity_slot() -> None:
+    """The Helm values give the worker pods what plan_sales_shards' pyarrow needs besides
+    credentials: the region the tests above list the bucket in (the chart itself cannot be
+    rendered here, so its values are checked, not a pod)."""
+    values = yaml.safe_load((PROJECT_ROOT / "k8s" / "helm" / "airflow-values.yaml").read_text())
+    env = {item["name"]: item["value"] for item in values["env"]}
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == REGION
+    # The IAM role (IRSA) goes on the workers' service account: an annotation slot, empty.
+    assert values["workers"]["serviceAccount"]["annotations"] == {}
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
