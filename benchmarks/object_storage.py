@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,26 +27,19 @@ from pathlib import Path
 from moto.server import ThreadedMotoServer
 
 from benchmarks.day import duckdb_day
-from jobs.settings import PROJECT_ROOT
 from jobs.spark import UTC_JVM_OPTION
-from tests.s3 import REGION, aws_env, create_bucket, image_jars, s3_client
+from tests.bucket_day import run_day
+from tests.s3 import aws_env, create_bucket, image_jars, s3a_endpoint_conf, upload_folder
 
 DAY = date(2024, 3, 4)
 
 
-def run_day(landing_root: str, lake_root: str, conf: dict[str, str], env: dict[str, str]) -> float:
+def timed_day(
+    landing_root: str, lake_root: str, conf: dict[str, str], env: dict[str, str]
+) -> float:
     """Wall seconds of tests/bucket_day.py on these roots (JVM start included)."""
-    command = [sys.executable, "-m", "tests.bucket_day", "--date", str(DAY)]
-    command += [f"--conf={key}={value}" for key, value in conf.items()]
-    run_env = {
-        **env,
-        "RETAILMAX_ENV": "kubernetes",
-        "RETAILMAX_LANDING_ROOT": landing_root,
-        "RETAILMAX_LAKE_ROOT": lake_root,
-        "PYSPARK_PYTHON": sys.executable,
-    }
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=PROJECT_ROOT, env=run_env, capture_output=True, text=True)
+    done = run_day(DAY, landing_root, lake_root, conf, env)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"the day on {lake_root} failed: {done.stderr[-2000:]}")
@@ -84,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = f"http://{host}:{port}"
     for name in ("bench-landing", "bench-lake"):
         create_bucket(endpoint, name)
-    s3 = s3_client(endpoint)
-    for path in landing.rglob("*"):
-        if path.is_file():
-            s3.upload_file(str(path), "bench-landing", f"prod/{path.relative_to(landing)}")
+    upload_folder(endpoint, landing, "bench-landing", "prod")
     conf = {
         "spark.master": "local[2]",
         "spark.driver.memory": "2g",
@@ -95,15 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         "spark.sql.shuffle.partitions": "4",
         "spark.driver.extraJavaOptions": UTC_JVM_OPTION,
         "spark.jars": ",".join(str(jar) for jar in image_jars()),
-        "spark.hadoop.fs.s3a.endpoint": endpoint,
-        "spark.hadoop.fs.s3a.endpoint.region": REGION,
-        "spark.hadoop.fs.s3a.path.style.access": "true",
-        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+        **s3a_endpoint_conf(endpoint),
     }
-    env = {**os.environ, **aws_env(endpoint)}
+    env = aws_env(endpoint)
     print(f"one retail_daily day, {args.stores} stores x {args.lines_per_store} lines, {DAY}:")
-    disk = run_day(str(landing), str(work / "lake"), conf, env)
-    bucket = run_day("s3a://bench-landing/prod", "s3a://bench-lake/prod", conf, env)
+    disk = timed_day(str(landing), str(work / "lake"), conf, env)
+    bucket = timed_day("s3a://bench-landing/prod", "s3a://bench-lake/prod", conf, env)
     peer = duckdb_day(landing, DAY)
     print(
         f"bucket / disk: {bucket / disk:.2f}x; DuckDB's store sales of the same files: "

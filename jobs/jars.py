@@ -153,11 +153,11 @@ def lock(spark_jars: Path, jars_file: Path = JARS_FILE, lock_file: Path = LOCK_F
                 locked[jar.key] = (merged, [*seen_roots, root.artifact])
     lines = [
         f"{jar.coordinate:<60} {','.join(s for s in SCOPES if s in jar.scopes):<12} "
-        f"{','.join(dict.fromkeys(roots))}"
-        for jar, roots in locked.values()
+        f"{','.join(dict.fromkeys(behind))}"
+        for jar, behind in locked.values()
     ]
     lock_file.write_text(LOCK_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
-    return f"{lock_file.name}: {len(lines)} jars from {len(root_jars(jars_file))} roots"
+    return f"{lock_file.name}: {len(lines)} jars from {len(roots)} roots"
 
 
 def missing_jars(cache_dir: Path, scope: str = "local") -> list[MavenJar]:

@@ -15,15 +15,42 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import date
 
 from jobs.cli import main as retailmax
 from jobs.orchestration.plan import job_arguments, store_shards
-from jobs.settings import load_settings
+from jobs.settings import PROJECT_ROOT, load_settings
 from jobs.spark import get_spark
 
 DATE_STEPS = ("sales-gold", "inventory", "promotions", "report")
+
+
+def run_day(
+    day: date,
+    landing_root: str,
+    lake_root: str,
+    conf: Mapping[str, str],
+    env: Mapping[str, str],
+) -> subprocess.CompletedProcess[str]:
+    """`python -m tests.bucket_day` for `day` on these roots with conf/kubernetes.yaml, `conf`
+    added to its Spark conf and `env` (the AWS variables) to this process's environment."""
+    command = [sys.executable, "-m", "tests.bucket_day", "--date", str(day)]
+    command += [f"--conf={key}={value}" for key, value in conf.items()]
+    run_env = {
+        **os.environ,
+        **env,
+        "RETAILMAX_ENV": "kubernetes",
+        "RETAILMAX_LANDING_ROOT": landing_root,
+        "RETAILMAX_LAKE_ROOT": lake_root,
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    return subprocess.run(
+        command, cwd=PROJECT_ROOT, env=run_env, capture_output=True, text=True, timeout=1800
+    )
 
 
 def main() -> int:

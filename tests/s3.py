@@ -17,6 +17,7 @@ ACCESS_KEY = "retailmax-test"
 IMAGE_JAR_CACHE = Path.home() / ".cache" / "retailmax" / "jars-image"
 # conf/kubernetes.yaml's DynamoDB LogStore, which cannot load here (its jar is not served).
 DYNAMODB_LOG_STORE_KEYS = ("spark.delta.logStore.", "spark.io.delta.storage.S3DynamoDBLogStore.")
+SINGLE_DRIVER_LOG_STORE = "io.delta.storage.S3SingleDriverLogStore"
 
 
 def aws_env(endpoint: str) -> dict[str, str]:
@@ -50,22 +51,36 @@ def create_bucket(endpoint: str, bucket: str) -> None:
     )
 
 
+def s3a_endpoint_conf(endpoint: str) -> dict[str, str]:
+    """S3A pointed at the test server (path-style addressing: no bucket DNS names on
+    127.0.0.1), and Delta's S3 default LogStore in place of conf/kubernetes.yaml's DynamoDB one,
+    which cannot load here (its jar is not served)."""
+    return {
+        "spark.hadoop.fs.s3a.endpoint": endpoint,
+        "spark.hadoop.fs.s3a.endpoint.region": REGION,
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.delta.logStore.s3a.impl": SINGLE_DRIVER_LOG_STORE,
+    }
+
+
 def kubernetes_s3a_conf(endpoint: str) -> dict[str, str]:
-    """conf/kubernetes.yaml's spark.conf, the endpoint of the test server and path-style
-    addressing (no bucket DNS names on 127.0.0.1) added, its DynamoDB LogStore left out: Delta
-    then uses its S3 default, S3SingleDriverLogStore."""
+    """conf/kubernetes.yaml's spark.conf without its DynamoDB LogStore keys, pointed at the test
+    server (s3a_endpoint_conf)."""
     conf = yaml.safe_load((PROJECT_ROOT / "conf" / "kubernetes.yaml").read_text())["spark"]["conf"]
     kept = {
         key: str(value)
         for key, value in conf.items()
         if not key.startswith(DYNAMODB_LOG_STORE_KEYS)
     }
-    return {
-        **kept,
-        "spark.hadoop.fs.s3a.endpoint": endpoint,
-        "spark.hadoop.fs.s3a.endpoint.region": REGION,
-        "spark.hadoop.fs.s3a.path.style.access": "true",
-    }
+    return {**kept, **s3a_endpoint_conf(endpoint)}
+
+
+def upload_folder(endpoint: str, folder: Path, bucket: str, prefix: str) -> None:
+    """Every file under `folder` to `bucket`, at `prefix/<path relative to folder>`."""
+    s3 = s3_client(endpoint)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(folder)}")
 
 
 def image_jars() -> list[Path]:

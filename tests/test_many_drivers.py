@@ -99,8 +99,7 @@ def committed(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dic
     work = tmp_path_factory.mktemp("many-drivers")
     lakes = {"local": str(work / "lake"), "s3": f"s3a://{BUCKET}/single-driver"}
     conf = {
-        **kubernetes_s3a_conf(s3_endpoint),
-        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+        **kubernetes_s3a_conf(s3_endpoint),  # with S3SingleDriverLogStore
         "spark.jars": ",".join(str(jar) for jar in image_jars()),
         **SPARK_TEST_CONF,
         "spark.master": "local[1]",

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from moto.server import ThreadedMotoServer
@@ -32,31 +28,32 @@ from jobs.orchestration.plan import store_shards
 from jobs.settings import PROJECT_ROOT, Settings
 from jobs.spark import UTC_JVM_OPTION
 from tests.airflow_runs import DAY, NO_DATA_DAY, assert_gold_equals_pandas
+from tests.bucket_day import run_day
 from tests.conftest import SPARK_TEST_CONF, TEST_JVM_OPTIONS
-from tests.s3 import aws_env, create_bucket, image_jars, s3_client
+from tests.s3 import (
+    REGION,
+    aws_env,
+    create_bucket,
+    image_jars,
+    s3_client,
+    s3a_endpoint_conf,
+    upload_folder,
+)
 
-REGION = "eu-west-3"  # conf/kubernetes.yaml's
 BUCKET = "retailmax-landing"
 NEW_STORE = 7  # sends POS files before it is in reference/stores.csv
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    """moto's S3 on a free port of 127.0.0.1, and the environment every AWS client reads:
-    the endpoint, test credentials, the region, no instance metadata lookups."""
+    """moto's S3 on a free port of 127.0.0.1, and the environment every AWS client reads
+    (tests.s3.aws_env) set for this module."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "retailmax-test",
-            "AWS_SECRET_ACCESS_KEY": "retailmax-test",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }.items():
+        for name, value in aws_env(url).items():
             env.setenv(name, value)
         yield url
     server.stop()
@@ -66,8 +63,8 @@ def endpoint() -> Iterator[str]:
 def landing_bucket(endpoint: str, clean_landing: Path) -> str:
     """The landing zone's reference data and the POS files of DAY in a bucket, plus a POS
     folder of a store not yet in stores.csv; its s3a:// root, as conf names it."""
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    create_bucket(endpoint, BUCKET)
+    s3 = s3_client(endpoint)
     sent = [
         *(clean_landing / "reference").rglob("*"),
         *(clean_landing / "pos").glob(f"sale_date={DAY}/**/*"),
@@ -119,10 +116,7 @@ def bucket_day(endpoint: str, clean_landing: Path) -> dict[str, Any]:
     retail_daily in one driver process with the image's jars (tests/bucket_day.py)."""
     create_bucket(endpoint, DAY_LANDING)
     create_bucket(endpoint, DAY_LAKE)
-    s3 = s3_client(endpoint)
-    for path in clean_landing.rglob("*"):
-        if path.is_file():
-            s3.upload_file(str(path), DAY_LANDING, f"prod/{path.relative_to(clean_landing)}")
+    upload_folder(endpoint, clean_landing, DAY_LANDING, "prod")
     conf = {
         # The tests' small Spark; UTC and C1 for the driver JVM, as the SparkApplications'
         # javaOptions and the tests' session give theirs.
@@ -130,25 +124,11 @@ def bucket_day(endpoint: str, clean_landing: Path) -> dict[str, Any]:
         "spark.driver.memory": "1g",
         "spark.driver.extraJavaOptions": " ".join([UTC_JVM_OPTION, *TEST_JVM_OPTIONS]),
         "spark.jars": ",".join(str(jar) for jar in image_jars()),
-        "spark.hadoop.fs.s3a.endpoint": endpoint,
-        "spark.hadoop.fs.s3a.endpoint.region": REGION,
-        "spark.hadoop.fs.s3a.path.style.access": "true",
-        # One driver at a time here, so Delta's S3 default is safe; conf/kubernetes.yaml's
-        # DynamoDB LogStore cannot load (its jar is not served here).
-        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+        # One driver at a time here, so Delta's S3 default LogStore is safe.
+        **s3a_endpoint_conf(endpoint),
     }
-    env = {
-        **os.environ,
-        **aws_env(endpoint),
-        "RETAILMAX_ENV": "kubernetes",
-        "RETAILMAX_LANDING_ROOT": f"s3a://{DAY_LANDING}/prod",
-        "RETAILMAX_LAKE_ROOT": f"s3a://{DAY_LAKE}/prod",
-        "PYSPARK_PYTHON": sys.executable,
-    }
-    command = [sys.executable, "-m", "tests.bucket_day", "--date", str(DAY)]
-    command += [f"--conf={key}={value}" for key, value in conf.items()]
-    done = subprocess.run(
-        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
+    done = run_day(
+        DAY, f"s3a://{DAY_LANDING}/prod", f"s3a://{DAY_LAKE}/prod", conf, aws_env(endpoint)
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return {"result": json.loads(done.stdout.strip().splitlines()[-1]), "log": done.stderr}
