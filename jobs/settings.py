@@ -64,6 +64,15 @@ class SparkSettings(_Strict):
     # A class-data archive of Spark's classes (`make setup` writes it once): when the file
     # exists the driver JVM maps it instead of loading and verifying the classes one by one.
     class_archive: str | None = None
+    # The local backend: "warm" runs every task's job in one driver process per conf and code
+    # (jobs/warm_driver.py), "submit" a spark-submit per task. The kubernetes backend ignores it.
+    local_driver: Literal["warm", "submit"] = "submit"
+    # The warm driver's JVM options in place of driver_java_options: it lives for a DAG run,
+    # long enough for the JIT's C2 tier to pay (a day of `make demo`: 79-82 s with, 91-94 s
+    # with C1 only; docs/performance.md).
+    warm_java_options: list[str] = Field(default_factory=list)
+    # A warm driver without a run for this long stops (its JVM's memory is given back).
+    warm_idle_minutes: int = Field(default=10, gt=0)
     conf: dict[str, str] = Field(default_factory=dict)
 
 

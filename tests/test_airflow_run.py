@@ -1,11 +1,14 @@
-"""retail_daily through real Airflow (`airflow dags test`, SQLite, local backend, spark-submit):
-gold rows as an independent computation says, re-runs change nothing, and a failure reaches a
-real SMTP server and a real webhook receiver on 127.0.0.1 with what broke."""
+"""retail_daily through real Airflow (`airflow dags test`, SQLite, local backend: every Spark
+task runs in the warm driver, conf/local.yaml's default): gold rows as an independent
+computation says, re-runs change nothing, and a failure reaches a real SMTP server and a real
+webhook receiver on 127.0.0.1 with what broke."""
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -14,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.cli import main
+from jobs import warm_driver
 from jobs.inventory.tables import STOCK_LEVELS, STOCK_MOVEMENTS
 from jobs.orchestration.local_airflow import dags_test, local_airflow_env, migrate
 from jobs.orchestration.receivers import Inbox, alert_receivers
@@ -63,13 +66,17 @@ class World:
 @pytest.fixture(scope="module")
 def world(
     tmp_path_factory: pytest.TempPathFactory, clean_landing: Path, local_settings: Settings
-) -> World:
-    """A conf dir (shards of 2 stores, no retries, small Spark), a fresh AIRFLOW_HOME, migrated."""
+) -> Iterator[World]:
+    """A conf dir (shards of 2 stores, no retries, small Spark), a fresh AIRFLOW_HOME, migrated;
+    the warm driver the first task starts has its socket here and is stopped at the end."""
     root = tmp_path_factory.mktemp("airflow_run")
-    _, base = run_conf("local", root, clean_landing, local_settings, {"master": "local[2]"})
+    settings, base = run_conf("local", root, clean_landing, local_settings, {"master": "local[2]"})
+    assert settings.spark.local_driver == "warm"
+    base[warm_driver.DIR_VAR] = str(root / "warm")
     world = World(root, root / "lake", root / "airflow", local_settings, base)
     migrate(local_settings, local_airflow_env(local_settings, world.home, base=base))
-    return world
+    yield world
+    warm_driver.stop_all(root / "warm")
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +101,13 @@ def test_each_tasks_end_is_reported_as_it_happens(first_run: Run) -> None:
         "promotions ended",
         "daily_report ended",
     ]
+
+
+def test_one_warm_driver_ran_every_spark_task_of_the_day(first_run: Run) -> None:
+    # Each task logs the driver's pid and its run number; six Spark tasks, one process.
+    runs = re.findall(r"warm driver pid (\d+), run (\d+)", first_run.log)
+    assert len({pid for pid, _ in runs}) == 1
+    assert sorted(int(run) for _, run in runs) == [1, 2, 3, 4, 5, 6]
 
 
 def test_gold_rows_equal_an_independent_computation(
@@ -150,13 +164,12 @@ def _rendered_commands(home: Path, day: date) -> list[list[str]]:
     return [task["application_args"] for task in fields if "application_args" in task]
 
 
-@pytest.mark.usefixtures("spark")
 def test_a_rerun_of_the_same_logical_date_leaves_the_tables_unchanged(
     first_run: Run, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The re-run is every task of the first run again, with the arguments Airflow rendered for
-    # it, through the same CLI, in this process on the tests' session (`spark` makes sure it
-    # exists): a second `airflow dags test` would cost a JVM per task for the same check.
+    # it, sent to the warm driver the first run's tasks used, as the local operator sends them:
+    # a second `airflow dags test` would add Airflow's own minute for the same check.
     commands = _rendered_commands(world.home, DAY)
     assert [args[:2] for args in commands] == [
         ["run", "sales"],
@@ -170,8 +183,11 @@ def test_a_rerun_of_the_same_logical_date_leaves_the_tables_unchanged(
     for name, value in world.base_env.items():
         if name.startswith("RETAILMAX_"):
             monkeypatch.setenv(name, value)
-    codes = [main([str(arg) for arg in args]) for args in commands]
-    assert codes == [0] * len(commands)
+    lines: list[str] = []
+    codes = [warm_driver.run([str(arg) for arg in args], out=lines.append) for args in commands]
+    assert codes == [0] * len(commands), lines[-30:]
+    first_pids = set(re.findall(r"warm driver pid (\d+)", first_run.log))
+    assert set(re.findall(r"warm driver pid (\d+)", "\n".join(lines))) == first_pids
     for name in TABLES:
         pd.testing.assert_frame_equal(snapshot(world.lake, name), before[name], obj=name)
 

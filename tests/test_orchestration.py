@@ -48,6 +48,13 @@ def local() -> Settings:
 
 
 @pytest.fixture(scope="module")
+def local_submit(local: Settings) -> Settings:
+    """The local backend with a spark-submit per task instead of the warm driver."""
+    spark = local.spark.model_copy(update={"local_driver": "submit"})
+    return local.model_copy(update={"spark": spark})
+
+
+@pytest.fixture(scope="module")
 def kubernetes() -> Settings:
     return load_settings("kubernetes")
 
@@ -112,28 +119,36 @@ def test_both_backends_build_the_same_graph(local: Settings, kubernetes: Setting
         assert sorted(local_dag.task_ids) == sorted(k8s_dag.task_ids)
 
 
-def test_a_local_shard_is_spark_submit_of_the_cli_with_delta_jars(local: Settings) -> None:
+def test_a_local_shard_runs_in_the_warm_driver_by_default(local: Settings) -> None:
     task = unmapped_shard(build_retail_daily(local), SHARD_ARGS)
+    assert local.spark.local_driver == "warm"
+    assert type(task).__name__ == "WarmDriverOperator"
+    assert task.application_args == SHARD_ARGS
+
+
+def test_a_local_shard_is_spark_submit_of_the_cli_with_delta_jars(local_submit: Settings) -> None:
+    task = unmapped_shard(build_retail_daily(local_submit), SHARD_ARGS)
     assert type(task).__name__ == "SparkSubmitOperator"
     assert task.application == str(PROJECT_ROOT / "jobs" / "__main__.py")
     assert task.application_args == SHARD_ARGS
-    assert task._conn_id == local.orchestration.spark_conn_id
-    cache = Path(local.paths.jar_cache)
+    assert task._conn_id == local_submit.orchestration.spark_conn_id
+    cache = Path(local_submit.paths.jar_cache)
     assert task.jars.split(",") == [str(cache / name) for name in LOCAL_JARS]
     assert task.env_vars["PYSPARK_PYTHON"] == sys.executable
 
 
 def test_a_local_shard_starts_its_driver_jvm_with_the_confs_options(
-    local: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_submit: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
     archive = tmp_path / "spark-classes.jsa"
     archive.write_bytes(b"")
-    spark = local.spark.model_copy(
+    spark = local_submit.spark.model_copy(
         update={"driver_java_options": ["-XX:TieredStopAtLevel=1"], "class_archive": str(archive)}
     )
-    task = unmapped_shard(build_retail_daily(local.model_copy(update={"spark": spark})), SHARD_ARGS)
+    settings = local_submit.model_copy(update={"spark": spark})
+    task = unmapped_shard(build_retail_daily(settings), SHARD_ARGS)
     # The command line Airflow's own hook builds from the operator: the options must be on it,
     # since spark-submit starts the driver's JVM before the job's session exists.
     monkeypatch.setenv(
@@ -146,12 +161,13 @@ def test_a_local_shard_starts_its_driver_jvm_with_the_confs_options(
 
 
 def test_a_missing_class_archive_is_left_out_of_the_jvm_options(
-    local: Settings, tmp_path: Path
+    local_submit: Settings, tmp_path: Path
 ) -> None:
-    spark = local.spark.model_copy(
+    spark = local_submit.spark.model_copy(
         update={"driver_java_options": [], "class_archive": str(tmp_path / "none.jsa")}
     )
-    task = unmapped_shard(build_retail_daily(local.model_copy(update={"spark": spark})), SHARD_ARGS)
+    settings = local_submit.model_copy(update={"spark": spark})
+    task = unmapped_shard(build_retail_daily(settings), SHARD_ARGS)
     assert task.conf == {"spark.driver.extraJavaOptions": "-Duser.timezone=UTC"}
 
 

@@ -113,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"retail_daily {day}: {status} in {seconds:.0f}s - log {log_file}", flush=True)
             failed += code != 0
         print_summary(settings.lake_root, days, inbox)
+    if settings.spark.local_driver == "warm":
+        from jobs.warm_driver import stop
+
+        if stop(settings):
+            print("warm driver stopped (it ran every Spark task of the demo)")
     return 1 if failed else 0
 
 

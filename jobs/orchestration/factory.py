@@ -1,5 +1,6 @@
-"""The one place that knows the backend: a Spark step becomes a SparkSubmitOperator (local)
-or a SparkApplication through the Spark Operator (kubernetes); everything else is shared.
+"""The one place that knows the backend: a Spark step becomes a run in the warm driver or a
+SparkSubmitOperator (local, `spark.local_driver`) or a SparkApplication through the Spark
+Operator (kubernetes); everything else is shared.
 
 Both run the same entry point (`jobs/__main__.py`, i.e. `retailmax`) with the same arguments,
 so the task graph and the job's behaviour do not depend on the backend. Each backend's
@@ -150,6 +151,11 @@ def spark_task(
             "get_logs": True,
             "delete_on_termination": True,
         }
+    elif settings.spark.local_driver == "warm":
+        from jobs.orchestration.warm_operator import WarmDriverOperator
+
+        operator_class = WarmDriverOperator
+        kwargs = {"name": f"retailmax-{job}"}
     else:
         from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
