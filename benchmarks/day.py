@@ -15,6 +15,9 @@ the opening stock included), then day 2. The figure the issue targets is day 2's
   the operator factory's arguments (same master, jars, driver memory, conf, environment); only
   the application is benchmarks/phases.py, which runs the same CLI and records where the time
   goes (session start, Delta writes, driver actions).
+- `--driver warm --profile`: the day's steps in one process per day on one session started as
+  the warm driver starts its own, with the same per-phase profile (benchmarks/phases.py
+  `--steps`): the warm driver's work without its socket.
 
 The peer is DuckDB computing the day's store sales from the same POS files (the floor of the
 day's main aggregate, not the same work).
@@ -27,6 +30,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -102,6 +106,21 @@ def run_warm(arguments: list[str], settings: Settings) -> dict[str, Any]:
     return {"wall": wall, "phases": []}
 
 
+def run_profiled_day(day_steps: list[list[str]], env: dict[str, str]) -> list[dict[str, Any]]:
+    """The day's steps in one process on one warm-driver session; each step's wall and phases."""
+    command = [sys.executable, "-m", "benchmarks.phases", "--steps", json.dumps(day_steps)]
+    env = {**env, "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    reports = [
+        json.loads(line.removeprefix(PREFIX))
+        for line in result.stderr.splitlines()
+        if line.startswith(PREFIX)
+    ]
+    if result.returncode != 0 or len(reports) != len(day_steps):
+        raise SystemExit(f"the profiled day failed:\n{result.stderr[-3000:]}")
+    return reports
+
+
 def duckdb_day(landing: Path, day: date) -> float:
     """Seconds for DuckDB (2 threads) to compute the day's net sales per store from POS files."""
     import duckdb
@@ -148,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=["warm", "submit"],
         help="how each step runs (default: spark.local_driver of conf/local.yaml)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="with the warm driver: one process per day with the per-phase profile",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the landing and the lake")
     args = parser.parse_args(argv)
@@ -188,8 +212,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{day} ({'first day of the lake' if day == START else 'a later day'}):")
         total = 0.0
         day_figures = []
-        for job, arguments in steps(day, args.stores, args.per_shard):
-            if driver == "warm":
+        day_steps = steps(day, args.stores, args.per_shard)
+        profiled = (
+            run_profiled_day([[*a, "--env", "local"] for _, a in day_steps], env)
+            if driver == "warm" and args.profile
+            else None
+        )
+        for index, (job, arguments) in enumerate(day_steps):
+            if profiled is not None:
+                figures = profiled[index]
+            elif driver == "warm":
                 figures = run_warm(arguments, settings)
             else:
                 command, step_env = submit_command(settings, job, arguments)

@@ -1,4 +1,7 @@
 """`python -m benchmarks.phases run JOB ...`: the `retailmax` CLI with a per-phase profile.
+`python -m benchmarks.phases --steps '[["run", "sales", ...], ...]'`: the steps one after the
+other in this process, on one session started as the warm driver starts its own
+(`warm_java_options`), one `PHASES ` line per step: the warm driver's shape, without its socket.
 
 Runs jobs.cli.main in this process after wrapping the calls where a job spends its time: the
 Spark session start, every Delta write (save, MERGE) and every action that brings a result to
@@ -13,6 +16,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -53,7 +57,7 @@ def _timed(kind: str, function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def install() -> None:
+def install(report_at_exit: bool = True) -> None:
     """Wraps the session start, Delta writes and driver actions."""
     from delta.tables import DeltaMergeBuilder, DeltaTable, DeltaTableBuilder
     from pyspark.sql import DataFrameReader, DataFrameWriter, SparkSession
@@ -74,7 +78,8 @@ def install() -> None:
     for name in ("isDeltaTable", "forPath"):  # class methods: wrap the underlying function
         function = getattr(DeltaTable, name).__func__
         setattr(DeltaTable, name, classmethod(_timed(name, function)))
-    atexit.register(_report)
+    if report_at_exit:
+        atexit.register(_report)
 
 
 def _report() -> None:
@@ -85,7 +90,34 @@ def _report() -> None:
     print(PREFIX + line, file=sys.stderr, flush=True)
 
 
+def run_steps(steps: list[list[str]]) -> int:
+    """Each step's `retailmax` arguments in turn on one warm-driver session; a PHASES line each
+    (the first step's includes the session start)."""
+    from jobs.cli import main
+    from jobs.settings import load_settings
+    from jobs.spark import get_spark
+    from jobs.warm_driver import warm_settings
+
+    started = time.perf_counter()
+    get_spark(warm_settings(load_settings()))
+    for arguments in steps:
+        code = main(arguments)
+        wall = time.perf_counter() - started
+        line = json.dumps({"step": arguments, "wall": wall, "phases": _phases, "code": code})
+        print(PREFIX + line, file=sys.stderr, flush=True)
+        if code != 0:
+            return code
+        _phases.clear()
+        started = time.perf_counter()
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--steps"]:
+        install(report_at_exit=False)
+        code = run_steps(json.loads(sys.argv[2]))
+        sys.stdout.flush()
+        os._exit(code)  # as the warm driver ends: no interpreter finalization
     install()
     from jobs.cli import main
 

@@ -136,45 +136,33 @@ def run(
 
 def status(settings: Settings | None = None) -> dict[str, Any] | None:
     """The driver for this conf and code: pid, runs so far, log; None when none runs."""
-    key = driver_key(settings or load_settings())
-    socket_path, _, log_path = _paths(key)
+    socket_path, _, log_path = _paths(driver_key(settings or load_settings()))
+    reply = _ask(socket_path, "status")
+    return None if reply is None else {**reply, "log": str(log_path), "socket": str(socket_path)}
+
+
+def stop(settings: Settings | None = None) -> bool:
+    """Stops the driver for this conf and code (after its current run); False when none ran."""
+    socket_path, _, _ = _paths(driver_key(settings or load_settings()))
+    return _ask(socket_path, "stop") is not None
+
+
+def stop_all(folder: Path | None = None) -> int:
+    """Stops every driver with a socket in `folder` (default: warm_dir()); how many stopped."""
+    sockets = sorted((folder or warm_dir()).glob("*.sock"))
+    return sum(_ask(socket_path, "stop") is not None for socket_path in sockets)
+
+
+def _ask(socket_path: Path, op: str) -> dict[str, Any] | None:
+    """The driver's reply to `op` (status, stop); None when no driver listens there."""
     try:
         connection = _connect(socket_path)
     except OSError:
         return None
     with connection, connection.makefile("rb") as replies:
-        _send(connection, {"op": "status"})
-        reply = json.loads(replies.readline())
-    return {**reply, "log": str(log_path), "socket": str(socket_path)}
-
-
-def stop(settings: Settings | None = None) -> bool:
-    """Stops the driver for this conf and code; False when none ran."""
-    key = driver_key(settings or load_settings())
-    socket_path, _, _ = _paths(key)
-    try:
-        connection = _connect(socket_path)
-    except OSError:
-        return False
-    with connection, connection.makefile("rb") as replies:
-        _send(connection, {"op": "stop"})
-        replies.readline()
-    return True
-
-
-def stop_all(folder: Path | None = None) -> int:
-    """Stops every driver with a socket in `folder` (default: warm_dir()); how many stopped."""
-    stopped = 0
-    for socket_path in sorted((folder or warm_dir()).glob("*.sock")):
-        try:
-            connection = _connect(socket_path)
-        except OSError:
-            continue
-        with connection, connection.makefile("rb") as replies:
-            _send(connection, {"op": "stop"})
-            replies.readline()
-        stopped += 1
-    return stopped
+        _send(connection, {"op": op})
+        reply: dict[str, Any] = json.loads(replies.readline() or b"{}")
+    return reply
 
 
 def _connect(path: Path) -> socket.socket:
