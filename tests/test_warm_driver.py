@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,7 @@ import pytest
 
 from jobs import warm_driver
 from jobs.errors import JOB_ERROR_PREFIX, ExitCode
-from jobs.settings import Settings
+from jobs.settings import PROJECT_ROOT, Settings
 from tests.airflow_runs import DAY, run_conf
 from tests.conftest import TEST_JVM_OPTIONS
 from tests.pos_oracle import expected_daily_store_sales
@@ -107,6 +110,44 @@ def test_a_driver_that_died_is_replaced_by_the_next_run(
     after = driver.run(["run", "sales", "--date", "nope"], monkeypatch, driver.root / "l")
     assert after[-1] == str(int(ExitCode.BAD_ARGUMENTS))
     assert _pid(after) != pid
+
+
+def test_a_killed_task_has_its_run_cancelled_and_a_rerun_ends_right(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch, clean_landing: Path
+) -> None:
+    lake = driver.root / "lake_killed"
+    shard = ["run", "sales", "--date", str(DAY), "--stores", "1-4"]
+    driver.run(["run", "sales", "--date", "nope"], monkeypatch, lake)  # the driver is up
+    found = warm_driver.status()
+    assert found is not None
+    log = Path(found["log"])
+    # The task's process, as Airflow runs it, killed once its run has started (its timeout).
+    client = subprocess.Popen(
+        [sys.executable, "-m", "jobs.warm_driver", "run", "--", *shard],
+        env={**os.environ},
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert client.stdout is not None
+    started = next(line for line in client.stdout if STARTED.search(line))
+    client.kill()
+    client.wait()
+    run = STARTED.search(started).group(2)  # type: ignore[union-attr]
+    ended = re.compile(rf"^run {run}: exit (\d+)$", re.MULTILINE)
+    deadline = time.monotonic() + 120
+    while not ended.search(log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    code = ended.search(log.read_text())
+    assert code is not None and code.group(1) != "0", "the killed task's run was not cancelled"
+    rerun = driver.run(shard, monkeypatch, lake)
+    assert rerun[-1] == "0", rerun[-30:]
+    expected = expected_daily_store_sales(clean_landing).loc[str(DAY)]
+    lines = table(lake, "silver.sales_lines")
+    assert lines.groupby("store_id").size().to_dict() == {
+        store: int(count) for store, count in expected["lines"].items()
+    }
 
 
 def test_changed_code_or_session_conf_gets_its_own_driver_and_roots_do_not(
