@@ -72,7 +72,7 @@ class SparkSettings(_Strict):
     # with C1 only; docs/performance.md).
     warm_java_options: list[str] = Field(default_factory=list)
     # A warm driver without a run for this long stops (its JVM's memory is given back).
-    warm_idle_minutes: int = Field(default=10, gt=0)
+    warm_idle_minutes: int = Field(default=20, gt=0)
     conf: dict[str, str] = Field(default_factory=dict)
 
 
