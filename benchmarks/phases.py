@@ -94,12 +94,10 @@ def run_steps(steps: list[list[str]]) -> int:
     """Each step's `retailmax` arguments in turn on one warm-driver session; a PHASES line each
     (the first step's includes the session start)."""
     from jobs.cli import main
-    from jobs.settings import load_settings
-    from jobs.spark import get_spark
-    from jobs.warm_driver import warm_settings
+    from jobs.warm_driver import start_session
 
     started = time.perf_counter()
-    get_spark(warm_settings(load_settings()))
+    start_session()
     for arguments in steps:
         code = main(arguments)
         wall = time.perf_counter() - started

@@ -171,12 +171,23 @@ def entry() -> NoReturn:
     code must not be replaced by that abort: Spark is stopped (event logs, temp files), the
     streams and logs are flushed, and os._exit skips the finalization."""
     code = main()
+    stop_spark()
+    exit_now(code)
+
+
+def stop_spark() -> None:
+    """Stops this process's Spark session, if it started one."""
     if "pyspark" in sys.modules:
         from pyspark.sql import SparkSession
 
         session = SparkSession.getActiveSession()
         if session is not None:
             session.stop()
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flushes the logs and streams, then ends the process with `code` at once, skipping the
+    interpreter's finalization (see entry)."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

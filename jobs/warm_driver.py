@@ -41,8 +41,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from jobs.cli import exit_now, stop_spark
+from jobs.cli import main as retailmax
 from jobs.errors import JOB_ERROR_PREFIX, ExitCode
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
 
@@ -304,8 +306,6 @@ def _cancel_while_gone(connection: socket.socket, lines: _Lines, done: threading
 
 
 def _run_one(connection: socket.socket, request: dict[str, Any], runs: int) -> int:
-    from jobs.cli import main
-
     lines = _Lines(connection)
     done = threading.Event()
     watcher = threading.Thread(
@@ -320,7 +320,7 @@ def _run_one(connection: socket.socket, request: dict[str, Any], runs: int) -> i
     try:
         with _task_environment(request.get("env", {})):
             try:
-                code = main(argv)
+                code = retailmax(argv)
             except SystemExit as exc:  # argparse: bad arguments
                 code = exc.code if isinstance(exc.code, int) else int(ExitCode.BAD_ARGUMENTS)
     finally:
@@ -345,7 +345,7 @@ def _session_alive() -> bool:
     return True
 
 
-def serve(key: str, idle_seconds: float) -> None:
+def serve(key: str, idle_seconds: float) -> NoReturn:
     """Listens on the key's socket and runs one request at a time until idle for
     `idle_seconds`, asked to stop, or its JVM has gone."""
     root = logging.getLogger()
@@ -395,25 +395,12 @@ def serve(key: str, idle_seconds: float) -> None:
         with contextlib.suppress(OSError):
             if socket_path.stat().st_ino == inode:  # not a newer driver's socket
                 socket_path.unlink()
-        _stop_session()
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)  # see jobs.cli.entry: deltalake's native threads may abort finalization
+        with contextlib.suppress(Exception):  # its JVM may be gone already
+            stop_spark()
+        exit_now(0)  # as jobs.cli.entry: deltalake's native threads may abort finalization
 
 
-def _stop_session() -> None:
-    if "pyspark" not in sys.modules:
-        return
-    from pyspark.sql import SparkSession
-
-    session = SparkSession.getActiveSession()
-    if session is not None:
-        with contextlib.suppress(Exception):
-            session.stop()
-
-
-def _start_session() -> None:
+def start_session() -> None:
     """The session, before the driver listens: the first task waits for it once."""
     from jobs.spark import get_spark
 
@@ -442,9 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "stop":
         print("stopped" if stop() else "no warm driver ran for this conf and code")
         return 0
-    _start_session()
+    start_session()
     serve(args.key, args.idle)
-    return 0
 
 
 if __name__ == "__main__":

@@ -510,7 +510,10 @@ def _walked(states: list[str], expected: list[str]) -> bool:
     """The states the operator wrote, up to the end it reached before the provider deleted the
     application: the provider deletes it once the driver pod has ended, which can come before
     the operator's last move (SUCCEEDING -> COMPLETED, FAILING -> FAILED), as in a cluster."""
-    stopped_one_short = expected[-1] in ("COMPLETED", "FAILED") and states == expected[:-1]
+    ending = {"COMPLETED": "SUCCEEDING", "FAILED": "FAILING"}
+    stopped_one_short = (
+        states == expected[:-1] and states != [] and states[-1] == ending.get(expected[-1])
+    )
     return states == expected or stopped_one_short
 
 

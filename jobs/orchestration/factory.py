@@ -155,7 +155,7 @@ def spark_task(
         from jobs.orchestration.warm_operator import WarmDriverOperator
 
         operator_class = WarmDriverOperator
-        kwargs = {"name": f"retailmax-{job}"}
+        kwargs = {}
     else:
         from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 

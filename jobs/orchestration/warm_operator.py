@@ -22,10 +22,9 @@ class WarmDriverOperator(BaseOperator):
     template_fields = ("application_args",)
     ui_color = "#f4a460"
 
-    def __init__(self, *, application_args: list[Any], name: str, **kwargs: Any) -> None:
+    def __init__(self, *, application_args: list[Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.application_args = application_args
-        self.name = name
 
     def execute(self, context: Context) -> None:  # noqa: ARG002 (Airflow's signature)
         from jobs.warm_driver import run
