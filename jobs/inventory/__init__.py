@@ -251,8 +251,11 @@ def run(context: RunContext) -> dict[str, Any]:
     daily = context.since is None and context.until is None
     figures: dict[str, Any] = {}
     if daily:  # compare before the batch repairs anything: then record, repair, apply
+        # Both steps read the batch: its files are parsed once (it reads no inventory table).
+        batch_df = batch_df.persist(StorageLevel.MEMORY_AND_DISK)
         figures |= reconcile(spark, context, batch_df)
     figures |= apply_batch(spark, context, batch_df)
+    batch_df.unpersist()
     if daily:
         figures |= replenish(spark, context)
     figures |= publish_availability(spark, context)
