@@ -80,6 +80,7 @@ bench: setup
 	$(PY) -m benchmarks.inventory
 	$(PY) -m benchmarks.customers
 	$(PY) -m benchmarks.promotions
+	$(PY) -m benchmarks.layout
 	$(PY) -m benchmarks.object_storage
 	$(PY) -m benchmarks.dag_parse
 

@@ -1,4 +1,4 @@
-"""What the benchmarks share: running a command while sampling its process tree's memory."""
+"""What the benchmarks share: running a command while sampling its memory; generated sales lines."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psutil
 import yaml
@@ -76,3 +78,35 @@ def local_env(
     (work / "conf" / "local.yaml").write_text(yaml.safe_dump(conf))
     env = {**os.environ, "RETAILMAX_CONF_DIR": str(work / "conf")}
     return env, Settings.model_validate(conf)
+
+
+def sales_lines_frame(
+    session: Any, last_day: date, days: int, stores: range, lines: int, skus: int
+) -> Any:
+    """Store lines with silver.sales_lines' columns: `lines` per store-day for the `days` days
+    ending on last_day and the stores of `stores` (a contiguous range), SKUs drawn with a skew
+    among `skus`, 2 % returns. The same seeds every time: the same rows for the same sizes."""
+    from pyspark.sql import functions as F
+
+    index = F.col("id")
+    sku_number = F.floor(F.pow(F.rand(seed=7), F.lit(3)) * skus).cast("int")
+    quantity = F.when(F.rand(seed=11) < 0.02, F.lit(-1)).otherwise((index % 3 + 1).cast("int"))
+    return session.range(0, len(stores) * days * lines, numPartitions=16).select(
+        F.date_sub(F.lit(last_day), (index % days).cast("int")).alias("sale_date"),
+        (F.floor(index / days) % len(stores) + stores.start).cast("int").alias("store_id"),
+        F.lit("STORE").alias("channel"),
+        F.format_string("T%d", F.floor(index / 4)).alias("transaction_id"),
+        (index % 4 + 1).cast("int").alias("line_number"),
+        F.lit("R1").alias("register_id"),
+        F.current_timestamp().alias("transaction_ts"),
+        F.format_string("SKU%06d", sku_number).alias("sku"),
+        quantity.alias("quantity"),
+        F.lit(5).cast("decimal(12,2)").alias("unit_price"),
+        F.lit(0).cast("decimal(12,2)").alias("discount_amount"),
+        (quantity * F.lit(5)).cast("decimal(18,2)").alias("net_amount"),
+        F.lit(None).cast("string").alias("promo_code"),
+        F.lit(None).cast("string").alias("loyalty_id"),
+        F.lit("CARD").alias("payment_method"),
+        F.lit(None).cast("string").alias("fulfilment_location_id"),
+        F.lit("bench").alias("source_file"),
+    )

@@ -25,7 +25,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from benchmarks.common import local_env
+from benchmarks.common import local_env, sales_lines_frame
 
 DAY = date(2024, 3, 28)
 CORES = 2
@@ -112,28 +112,7 @@ def build_lake(spark: object, lake: Path, stores: int, skus: int, lines: int) ->
 
     session = spark  # a SparkSession
     total = stores * DAYS * lines
-    index = F.col("id")
-    sku_number = F.floor(F.pow(F.rand(seed=7), F.lit(3)) * skus).cast("int")
-    quantity = F.when(F.rand(seed=11) < 0.02, F.lit(-1)).otherwise((index % 3 + 1).cast("int"))
-    lines_df = session.range(0, total, numPartitions=16).select(  # type: ignore[attr-defined]
-        F.date_sub(F.lit(DAY), (index % DAYS).cast("int")).alias("sale_date"),
-        (F.floor(index / DAYS) % stores + 1).cast("int").alias("store_id"),
-        F.lit("STORE").alias("channel"),
-        F.format_string("T%d", F.floor(index / 4)).alias("transaction_id"),
-        (index % 4 + 1).cast("int").alias("line_number"),
-        F.lit("R1").alias("register_id"),
-        F.current_timestamp().alias("transaction_ts"),
-        F.format_string("SKU%06d", sku_number).alias("sku"),
-        quantity.alias("quantity"),
-        F.lit(5).cast("decimal(12,2)").alias("unit_price"),
-        F.lit(0).cast("decimal(12,2)").alias("discount_amount"),
-        (quantity * F.lit(5)).cast("decimal(18,2)").alias("net_amount"),
-        F.lit(None).cast("string").alias("promo_code"),
-        F.lit(None).cast("string").alias("loyalty_id"),
-        F.lit("CARD").alias("payment_method"),
-        F.lit(None).cast("string").alias("fulfilment_location_id"),
-        F.lit("bench").alias("source_file"),
-    )
+    lines_df = sales_lines_frame(session, DAY, DAYS, range(1, stores + 1), lines, skus)
     ensure_table(session, SILVER_SALES_LINES, str(lake))  # type: ignore[arg-type]
     (
         lines_df.repartition("sale_date", "store_id")
