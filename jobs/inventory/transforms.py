@@ -277,50 +277,45 @@ def stock_levels(ledger_df: DataFrame, counts_df: DataFrame) -> DataFrame:
         F.col("last_count_ts").alias("movement_ts"),
         F.col("count_on_hand").alias("quantity"),
         F.lit(True).alias("is_absolute"),
+        F.lit(False).alias("in_ledger"),
     ).where(F.col("movement_ts").isNotNull())
     rows_df = ledger_df.select(
-        "location_id", "sku", "movement_ts", F.col("quantity").cast("long"), "is_absolute"
+        "location_id",
+        "sku",
+        "movement_ts",
+        F.col("quantity").cast("long"),
+        "is_absolute",
+        F.lit(True).alias("in_ledger"),
     ).unionByName(state_counts_df)
+    # One shuffle by key: each row sees its key's latest absolute value (latest instant, then
+    # the larger value), and one aggregation on the same partitioning sums what came after it.
     latest_first = F.struct(F.col("movement_ts"), F.col("quantity"))
-    base_df = (
-        rows_df.where("is_absolute")
+    key = Window.partitionBy("location_id", "sku")
+    after_base = F.col("base").isNull() | (F.col("movement_ts") > F.col("base.movement_ts"))
+    per_key_df = (
+        rows_df.withColumn("base", F.max(F.when(F.col("is_absolute"), latest_first)).over(key))
         .groupBy("location_id", "sku")
-        .agg(F.max(latest_first).alias("base"))
-        .select(
-            "location_id",
-            "sku",
-            F.col("base.movement_ts").alias("last_count_ts"),
-            F.col("base.quantity").alias("count_on_hand"),
+        .agg(
+            F.max("base").alias("base"),
+            F.sum(F.when(~F.col("is_absolute") & after_base, F.col("quantity"))).alias("change"),
+            F.max(F.when(F.col("in_ledger"), F.col("movement_ts"))).alias("ledger_last_ts"),
+            F.max("in_ledger").alias("in_ledger"),
         )
+        .where(F.col("in_ledger"))  # the keys of ledger_df only
     )
-    changes_df = (
-        rows_df.where(~F.col("is_absolute"))
-        .join(base_df, ["location_id", "sku"], "left")
-        .where(F.col("last_count_ts").isNull() | (F.col("movement_ts") > F.col("last_count_ts")))
-        .groupBy("location_id", "sku")
-        .agg(F.sum("quantity").alias("change"))
-    )
-    last_df = ledger_df.groupBy("location_id", "sku").agg(
-        F.max("movement_ts").alias("ledger_last_ts")
-    )
-    return (
-        last_df.join(base_df, ["location_id", "sku"], "left")
-        .join(changes_df, ["location_id", "sku"], "left")
-        .join(
-            counts_df.select("location_id", "sku", F.col("last_movement_ts").alias("state_last")),
-            ["location_id", "sku"],
-            "left",
-        )
-        .select(
-            "location_id",
-            "sku",
-            (F.coalesce("count_on_hand", F.lit(0)) + F.coalesce("change", F.lit(0)))
-            .cast("long")
-            .alias("on_hand"),
-            F.greatest("ledger_last_ts", "state_last").alias("last_movement_ts"),
-            F.col("count_on_hand").cast("long"),
-            "last_count_ts",
-        )
+    return per_key_df.join(
+        counts_df.select("location_id", "sku", F.col("last_movement_ts").alias("state_last")),
+        ["location_id", "sku"],
+        "left",
+    ).select(
+        "location_id",
+        "sku",
+        (F.coalesce("base.quantity", F.lit(0)) + F.coalesce("change", F.lit(0)))
+        .cast("long")
+        .alias("on_hand"),
+        F.greatest("ledger_last_ts", "state_last").alias("last_movement_ts"),
+        F.col("base.quantity").cast("long").alias("count_on_hand"),
+        F.col("base.movement_ts").alias("last_count_ts"),
     )
 
 
