@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import functools
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -113,9 +112,9 @@ def run_steps(steps: list[list[str]]) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--steps"]:
         install(report_at_exit=False)
-        code = run_steps(json.loads(sys.argv[2]))
-        sys.stdout.flush()
-        os._exit(code)  # as the warm driver ends: no interpreter finalization
+        from jobs.cli import exit_now
+
+        exit_now(run_steps(json.loads(sys.argv[2])))  # as the warm driver ends
     install()
     from jobs.cli import main
 
