@@ -67,9 +67,11 @@ def run_store_days(spark: SparkSession, context: RunContext) -> dict[str, Any]:
     started_at = context.started_at or datetime.now(UTC)
     # One shuffle: a store-day per task from here on. The files are parsed once; the broadcast
     # joins, the key windows and the writes all keep this clustering, so no more data moves.
+    # By store_id alone: sale_date is the run's date, a literal, and a partitioning on a
+    # literal satisfies no later window or aggregate, so Spark would shuffle the lines again.
     raw_df = (
         extract.extract_pos_lines(spark, landing, run_date, [s for s in scope if s in folders])
-        .repartition("sale_date", "store_id")
+        .repartition("store_id")
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     bronze_df = raw_df.withColumn("ingested_at", F.lit(started_at.replace(tzinfo=None)))

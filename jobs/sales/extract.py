@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -41,6 +41,15 @@ def extract_store_folders(spark: SparkSession, landing_root: str, run_date: date
     )
 
 
+def store_id_of_file(run_date: date) -> Column:
+    """The store id in a POS file's path, `.../sale_date=D/store_id=N/...` (the folder it was
+    read from). String functions, not a regex: it is evaluated for every line."""
+    after = F.substring_index(
+        F.col("_metadata.file_path"), f"sale_date={run_date.isoformat()}/{STORE_FOLDER_PREFIX}", -1
+    )
+    return F.substring_index(after, "/", 1).try_cast("int")
+
+
 def extract_pos_lines(
     spark: SparkSession, landing_root: str, run_date: date, stores: list[int]
 ) -> DataFrame:
@@ -75,9 +84,7 @@ def extract_pos_lines(
     )
     return lines_df.select(
         F.lit(run_date).alias("sale_date"),
-        F.regexp_extract(F.col("_metadata.file_path"), r"store_id=([0-9]+)/", 1)
-        .cast("int")
-        .alias("store_id"),
+        store_id_of_file(run_date).alias("store_id"),
         *[
             without_cr(source).alias(name)
             for name, source in zip(RAW_COLUMNS, POS_LINE_SCHEMA.fieldNames(), strict=True)
