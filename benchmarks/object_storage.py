@@ -27,7 +27,7 @@ from pathlib import Path
 from moto.server import ThreadedMotoServer
 
 from benchmarks.day import duckdb_day
-from jobs.spark import UTC_JVM_OPTION
+from jobs.spark import BASE_JVM_OPTIONS
 from tests.bucket_day import run_day
 from tests.s3 import aws_env, create_bucket, image_jars, s3a_endpoint_conf, upload_folder
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "spark.driver.memory": "2g",
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "4",
-        "spark.driver.extraJavaOptions": UTC_JVM_OPTION,
+        "spark.driver.extraJavaOptions": " ".join(BASE_JVM_OPTIONS),
         "spark.jars": ",".join(str(jar) for jar in image_jars()),
         **s3a_endpoint_conf(endpoint),
     }

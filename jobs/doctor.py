@@ -13,7 +13,7 @@ from pathlib import Path
 from jobs.errors import RuntimeSetupError
 from jobs.jars import cached_jar_paths
 from jobs.settings import Settings
-from jobs.spark import UTC_JVM_OPTION
+from jobs.spark import BASE_JVM_OPTIONS
 
 PYSPARK_VERSION = "4.2.0"
 JAVA_MAJOR = "17"
@@ -100,7 +100,7 @@ def write_class_archive(settings: Settings, jars: Path) -> str:
     partial = archive.with_name(archive.name + ".partial")
     partial.unlink(missing_ok=True)
     archive.parent.mkdir(parents=True, exist_ok=True)
-    options = [UTC_JVM_OPTION, *settings.spark.driver_java_options]
+    options = [*BASE_JVM_OPTIONS, *settings.spark.driver_java_options]
     options.append(f"-XX:ArchiveClassesAtExit={partial}")
     jar_paths = cached_jar_paths(Path(settings.paths.jar_cache))
     command = [

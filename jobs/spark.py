@@ -16,12 +16,17 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 SESSION_TIME_ZONE = "UTC"
 UTC_JVM_OPTION = "-Duser.timezone=UTC"
+# HotSpot compiles no method of more than 8,000 bytes of bytecode (DontCompileHugeMethods is on
+# by default), and Spark's generated code for a wide projection is such a method: the POS
+# lines' rules ran interpreted, 3x slower (docs/performance.md). Every driver and executor JVM.
+HUGE_METHODS_JVM_OPTION = "-XX:-DontCompileHugeMethods"
+BASE_JVM_OPTIONS = (UTC_JVM_OPTION, HUGE_METHODS_JVM_OPTION)
 
 
 def driver_java_options(settings: Settings) -> str:
-    """The driver JVM's options: UTC, conf's `driver_java_options`, and the class-data archive
-    when `make setup` has written it (a missing archive is skipped, never an error)."""
-    options = [UTC_JVM_OPTION, *settings.spark.driver_java_options]
+    """The driver JVM's options: UTC, huge methods compiled, conf's `driver_java_options`, and
+    the class-data archive when `make setup` has written it (a missing archive is skipped)."""
+    options = [*BASE_JVM_OPTIONS, *settings.spark.driver_java_options]
     archive = settings.spark.class_archive
     if archive and Path(archive).is_file():
         options.append(f"-XX:SharedArchiveFile={archive}")

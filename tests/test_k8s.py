@@ -320,7 +320,9 @@ def test_the_operators_jmx_agent_is_appended_to_never_replaced(kubernetes: Setti
         spec = yaml.safe_load(task.application_file)["spec"]
         assert keys.isdisjoint(spec["sparkConf"]), task.task_id
         for role in ("driver", "executor"):
-            assert spec[role]["javaOptions"] == "-Duser.timezone=UTC", (task.task_id, role)
+            assert spec[role]["javaOptions"] == (
+                "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
+            ), (task.task_id, role)
         assert spec["monitoring"]["exposeExecutorMetrics"] is True
 
 

@@ -26,7 +26,7 @@ from moto.server import ThreadedMotoServer
 
 from jobs.orchestration.plan import store_shards
 from jobs.settings import PROJECT_ROOT, Settings
-from jobs.spark import UTC_JVM_OPTION
+from jobs.spark import BASE_JVM_OPTIONS
 from tests.airflow_runs import DAY, NO_DATA_DAY, assert_gold_equals_pandas
 from tests.bucket_day import run_day
 from tests.conftest import SPARK_TEST_CONF, TEST_JVM_OPTIONS
@@ -122,7 +122,7 @@ def bucket_day(endpoint: str, clean_landing: Path) -> dict[str, Any]:
         # javaOptions and the tests' session give theirs.
         **SPARK_TEST_CONF,
         "spark.driver.memory": "1g",
-        "spark.driver.extraJavaOptions": " ".join([UTC_JVM_OPTION, *TEST_JVM_OPTIONS]),
+        "spark.driver.extraJavaOptions": " ".join([*BASE_JVM_OPTIONS, *TEST_JVM_OPTIONS]),
         "spark.jars": ",".join(str(jar) for jar in image_jars()),
         # One driver at a time here, so Delta's S3 default LogStore is safe.
         **s3a_endpoint_conf(endpoint),

@@ -156,7 +156,10 @@ def test_a_local_shard_starts_its_driver_jvm_with_the_confs_options(
     )
     hook = SparkSubmitHook(conf=task.conf, conn_id="retailmax_test_spark")
     command = hook._build_spark_submit_command(task.application)
-    options = f"-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:SharedArchiveFile={archive}"
+    options = (
+        "-Duser.timezone=UTC -XX:-DontCompileHugeMethods -XX:TieredStopAtLevel=1 "
+        f"-XX:SharedArchiveFile={archive}"
+    )
     assert command[command.index(f"spark.driver.extraJavaOptions={options}") - 1] == "--conf"
 
 
@@ -168,7 +171,9 @@ def test_a_missing_class_archive_is_left_out_of_the_jvm_options(
     )
     settings = local_submit.model_copy(update={"spark": spark})
     task = unmapped_shard(build_retail_daily(settings), SHARD_ARGS)
-    assert task.conf == {"spark.driver.extraJavaOptions": "-Duser.timezone=UTC"}
+    assert task.conf == {
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
+    }
 
 
 def test_a_kubernetes_shard_is_a_hardened_spark_application_from_conf(

@@ -91,6 +91,22 @@ def has_bad_type(schema: T.StructType) -> Column:
     return F.coalesce(F.greatest(*checks), F.lit(False))
 
 
+def rule_names(checks: Sequence[tuple[str, Column]]) -> Column:
+    """The names of the rules whose check is true, in their order; empty when none is (a null
+    check is not broken). array_remove of a placeholder, not array_compact or filter: those
+    take a lambda, which Spark evaluates outside the stage's generated code, row by row (a
+    third of the POS rules' time, docs/performance.md)."""
+    return F.array_remove(
+        F.array(
+            *[
+                F.when(F.coalesce(check, F.lit(False)), F.lit(rule)).otherwise(F.lit(""))
+                for rule, check in checks
+            ]
+        ),
+        "",
+    )
+
+
 def text_schema(schema: T.StructType, raw_line: bool = True) -> T.StructType:
     """The contract's columns as nullable strings, plus `raw_line` for a line that does not
     split into them."""

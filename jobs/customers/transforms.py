@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.contracts.read import RAW_LINE, REPLACEMENT_CHARACTER, TS_PATTERN
+from jobs.contracts.read import RAW_LINE, REPLACEMENT_CHARACTER, TS_PATTERN, rule_names
 from jobs.customers import standardise as S
 from jobs.customers.tables import CUSTOMER_360, TRACKED_ATTRIBUTES
 
@@ -42,7 +42,7 @@ def _timestamp(name: str) -> Column:
 
 
 def _rules(*checks: tuple[str, Column]) -> Column:
-    return F.array_compact(F.array(*[F.when(broken, F.lit(rule)) for rule, broken in checks]))
+    return rule_names(checks)
 
 
 def _read_rules(raw_df: DataFrame, rules: Column) -> Column:

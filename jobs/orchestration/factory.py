@@ -22,7 +22,7 @@ from jobs.orchestration.alerts import EmailAlert, WebhookAlert
 from jobs.orchestration.assets import job_outlets
 from jobs.registry import JOBS
 from jobs.settings import PROJECT_ROOT, Settings
-from jobs.spark import UTC_JVM_OPTION, driver_java_options
+from jobs.spark import BASE_JVM_OPTIONS, driver_java_options
 
 K8S_DIR = PROJECT_ROOT / "k8s"
 # Kubernetes names (and label values) are at most 63 characters; SparkKubernetesOperator
@@ -115,8 +115,9 @@ def manifest_values(settings: Settings, job: str) -> dict[str, Any]:
         "pii_salt_secret": k8s.pii_salt_secret if JOBS[job].pii_salt else None,
         "prometheus_port": k8s.prometheus_port,
         "jmx_exporter_jar": JMX_EXPORTER_JAR,
-        # UTC in both JVMs; the operator appends its JMX agent (spark_conf sets neither).
-        "java_options": UTC_JVM_OPTION,
+        # UTC and huge methods compiled in both JVMs; the operator appends its JMX agent
+        # (spark_conf sets neither).
+        "java_options": " ".join(BASE_JVM_OPTIONS),
     }
 
 

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.contracts import pos as contract
-from jobs.contracts.read import RAW_LINE, REPLACEMENT_CHARACTER, text, typed_value
+from jobs.contracts.read import RAW_LINE, REPLACEMENT_CHARACTER, rule_names, text, typed_value
 from jobs.contracts.types import AMOUNT, PRICE
 from jobs.orders import latest_order_states
 from jobs.sales.tables import CHANNEL_ONLINE, CHANNEL_STORE, ONLINE_STORE_ID, RAW_COLUMNS
@@ -110,10 +110,7 @@ def with_rule_violations(
         F.coalesce(F.col("is_known_store"), F.lit(False)),
         F.coalesce(F.col("is_known_sku"), F.lit(False)),
     )
-    rules = F.filter(
-        F.array(*[F.when(F.coalesce(check, F.lit(False)), F.lit(rule)) for rule, check in checks]),
-        lambda rule: rule.isNotNull(),
-    )
+    rules = rule_names(checks)
     malformed = F.array(F.lit(contract.RULE_MALFORMED_ROW))
     return joined_df.withColumn(
         "rules", F.when(F.col("raw_line").isNotNull(), malformed).otherwise(rules)
