@@ -29,7 +29,7 @@ setup: $(STAMP)
 	@$(PY) -m jobs.doctor || { \
 	  echo "repairing pyspark (pyspark-client clash)"; \
 	  $(PY) -m pip install -q --force-reinstall --no-deps pyspark==4.2.0 && $(PY) -m jobs.doctor; }
-	@$(PY) -m jobs.doctor --class-archive
+	@$(PY) -m jobs.doctor --local-fs --class-archive
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) > /dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -82,6 +82,7 @@ bench: setup
 	$(PY) -m benchmarks.promotions
 	$(PY) -m benchmarks.layout
 	$(PY) -m benchmarks.object_storage
+	$(PY) -m benchmarks.local_fs
 	$(PY) -m benchmarks.dag_parse
 
 clean:

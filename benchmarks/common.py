@@ -70,6 +70,7 @@ def local_env(
             "master": f"local[{cores}]",
             "driver_memory": driver_memory,
             "class_archive": local.spark.class_archive,
+            "local_fs_jar": local.spark.local_fs_jar,
         }
     )
     if jit_tiers:

@@ -10,10 +10,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from jobs import local_fs
 from jobs.errors import RuntimeSetupError
 from jobs.jars import cached_jar_paths
 from jobs.settings import Settings
-from jobs.spark import BASE_JVM_OPTIONS
+from jobs.spark import BASE_JVM_OPTIONS, local_fs_jar
 
 PYSPARK_VERSION = "4.2.0"
 JAVA_MAJOR = "17"
@@ -95,7 +96,11 @@ def write_class_archive(settings: Settings, jars: Path) -> str:
     archive = Path(settings.spark.class_archive or "")
     if not settings.spark.class_archive:
         return "no class archive configured"
-    if archive.is_file() and archive.stat().st_mtime > jars.stat().st_mtime:
+    # The archive holds the classpath it was written with: pyspark's jars and the local file
+    # system's jar, so it is written again when either is newer.
+    fs_jar = local_fs_jar(settings)
+    inputs = [jars, *([Path(fs_jar)] if fs_jar else [])]
+    if archive.is_file() and all(archive.stat().st_mtime > p.stat().st_mtime for p in inputs):
         return f"class archive {archive}: up to date"
     partial = archive.with_name(archive.name + ".partial")
     partial.unlink(missing_ok=True)
@@ -109,6 +114,7 @@ def write_class_archive(settings: Settings, jars: Path) -> str:
         "local[2]",
         "--conf",
         f"spark.driver.extraJavaOptions={' '.join(options)}",
+        *(["--conf", f"spark.driver.extraClassPath={fs_jar}"] if fs_jar else []),
         "--conf",
         f"spark.jars={','.join(str(path) for path in jar_paths)}",
         str(Path(__file__).resolve()),
@@ -124,8 +130,10 @@ def write_class_archive(settings: Settings, jars: Path) -> str:
 
 
 def main() -> int:
-    """`python -m jobs.doctor [--spark] [--class-archive]`: static checks, plus a Spark+Delta
-    run with --spark, plus the driver's class-data archive with --class-archive."""
+    """`python -m jobs.doctor [--spark] [--local-fs] [--class-archive]`: static checks, plus a
+    Spark+Delta run with --spark, the local file system's jar with --local-fs (before the
+    archive: it is on the archived classpath), the driver's class-data archive with
+    --class-archive."""
     from jobs.settings import load_settings
 
     if TRAINING_RUN in sys.argv[1:]:  # inside write_class_archive's spark-submit
@@ -141,6 +149,8 @@ def main() -> int:
         if "--spark" in sys.argv[1:]:
             delta_round_trip(settings)
             print("Spark + Delta: write, read, and read back with deltalake: ok")
+        if "--local-fs" in sys.argv[1:] and settings.spark.local_fs_jar:
+            print(local_fs.build(Path(settings.spark.local_fs_jar), jars))
         if "--class-archive" in sys.argv[1:] and settings.spark.jars == "cache":
             print(write_class_archive(settings, jars))
     except RuntimeSetupError as exc:

@@ -64,6 +64,10 @@ class SparkSettings(_Strict):
     # A class-data archive of Spark's classes (`make setup` writes it once): when the file
     # exists the driver JVM maps it instead of loading and verifying the classes one by one.
     class_archive: str | None = None
+    # Local only: the jar `make setup` compiles from jobs/jvm, Hadoop's local file system
+    # without a `chmod`/`readlink` child process per file (jobs/local_fs.py). Used when the
+    # file exists; without it, Hadoop's own local file system.
+    local_fs_jar: str | None = None
     # The local backend: "warm" runs every task's job in one driver process per conf and code
     # (jobs/warm_driver.py), "submit" a spark-submit per task. The kubernetes backend ignores it.
     local_driver: Literal["warm", "submit"] = "submit"
@@ -408,7 +412,8 @@ def _resolve_relative_paths(settings: Settings, base: Path) -> Settings:
         for name, value in settings.paths.model_dump().items()
     }
     spark = settings.spark
-    if spark.class_archive and not Path(spark.class_archive).is_absolute():
-        archive = str((base / spark.class_archive).resolve())
-        spark = spark.model_copy(update={"class_archive": archive})
+    for name in ("class_archive", "local_fs_jar"):
+        value = getattr(spark, name)
+        if value and not Path(value).is_absolute():
+            spark = spark.model_copy(update={name: str((base / value).resolve())})
     return settings.model_copy(update={"paths": PathSettings(**resolved), "spark": spark})

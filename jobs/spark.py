@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jobs import local_fs
 from jobs.jars import cached_jar_paths
 from jobs.settings import Settings
 
@@ -33,6 +34,22 @@ def driver_java_options(settings: Settings) -> str:
     return " ".join(options)
 
 
+def local_fs_jar(settings: Settings) -> str | None:
+    """The forkless local file system's jar (jobs/local_fs.py) when `make setup` has built it."""
+    jar = settings.spark.local_fs_jar
+    return jar if jar and Path(jar).is_file() else None
+
+
+def driver_launch_conf(settings: Settings) -> dict[str, str]:
+    """What a local driver's JVM must be started with, so on spark-submit's command line (the
+    session's conf comes after the JVM is up): its options, and the local file system's jar."""
+    conf = {"spark.driver.extraJavaOptions": driver_java_options(settings)}
+    jar = local_fs_jar(settings)
+    if jar:
+        conf["spark.driver.extraClassPath"] = jar
+    return conf
+
+
 def spark_conf(settings: Settings, extra_conf: Mapping[str, str] | None = None) -> dict[str, str]:
     """The full Spark conf for these settings: Delta, UTC, sizing; conf entries override all."""
     conf = {
@@ -50,7 +67,9 @@ def spark_conf(settings: Settings, extra_conf: Mapping[str, str] | None = None) 
         # and executor JVMs get UTC from the SparkApplication's javaOptions, to which the
         # Spark Operator appends its JMX agent: setting extraJavaOptions here would replace
         # that agent and silently switch the executors' metrics off.
-        conf["spark.driver.extraJavaOptions"] = driver_java_options(settings)
+        conf.update(driver_launch_conf(settings))
+        if local_fs_jar(settings):
+            conf.update(local_fs.hadoop_conf())
     if settings.spark.jars == "cache":
         # Local: the jars `make setup` fetched once; nothing is resolved or downloaded here.
         jar_paths = cached_jar_paths(Path(settings.paths.jar_cache))

@@ -48,8 +48,9 @@ def run_conf(
     small = {"driver_memory": "1g", "ui_enabled": False, "driver_java_options": TEST_JVM_OPTIONS}
     conf["spark"].update({**small, **spark})
     conf["spark"]["conf"] = {**conf["spark"].get("conf", {}), **extra_conf}
-    if "class_archive" in conf["spark"]:
-        conf["spark"]["class_archive"] = local.spark.class_archive
+    for built in ("class_archive", "local_fs_jar"):  # what `make setup` built, in the project
+        if built in conf["spark"]:
+            conf["spark"][built] = getattr(local.spark, built)
     conf["sharding"]["stores_per_shard"] = 2
     conf["orchestration"]["retries"] = 0
     conf_dir = root / "conf"

@@ -26,7 +26,7 @@ from jobs.jars import required_jars
 from jobs.orchestration.local_airflow import AIRFLOW, dags_test, local_airflow_env, migrate
 from jobs.orchestration.receivers import Inbox, alert_receivers
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
-from jobs.spark import driver_java_options
+from jobs.spark import driver_launch_conf
 from tests import k8s_paths
 from tests.airflow_runs import (
     DAY,
@@ -449,14 +449,15 @@ def _local_driver(local: Settings, main_file: Path, arguments: list[str]) -> lis
     jar_cache = Path(local.paths.jar_cache)
     jars = ",".join(str(jar_cache / jar.file_name) for jar in required_jars())
     spark_submit = Path(sys.executable).parent / "spark-submit"
+    launch = driver_launch_conf(with_test_jvm(local)).items()
+    launch_options = [arg for key, value in launch for arg in ("--conf", f"{key}={value}")]
     return [
         str(spark_submit),
         "--master",
         "local[2]",
         "--driver-memory",
         "1g",
-        "--conf",
-        f"spark.driver.extraJavaOptions={driver_java_options(with_test_jvm(local))}",
+        *launch_options,
         "--jars",
         jars,
         str(main_file),

@@ -163,17 +163,33 @@ def test_a_local_shard_starts_its_driver_jvm_with_the_confs_options(
     assert command[command.index(f"spark.driver.extraJavaOptions={options}") - 1] == "--conf"
 
 
-def test_a_missing_class_archive_is_left_out_of_the_jvm_options(
+def test_a_missing_class_archive_and_local_fs_jar_are_left_off_the_command_line(
     local_submit: Settings, tmp_path: Path
 ) -> None:
     spark = local_submit.spark.model_copy(
-        update={"driver_java_options": [], "class_archive": str(tmp_path / "none.jsa")}
+        update={
+            "driver_java_options": [],
+            "class_archive": str(tmp_path / "none.jsa"),
+            "local_fs_jar": str(tmp_path / "none.jar"),
+        }
     )
     settings = local_submit.model_copy(update={"spark": spark})
     task = unmapped_shard(build_retail_daily(settings), SHARD_ARGS)
     assert task.conf == {
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
     }
+
+
+def test_a_local_shard_puts_the_local_fs_jar_on_its_drivers_classpath(
+    local_submit: Settings, tmp_path: Path
+) -> None:
+    jar = tmp_path / "local-fs.jar"
+    jar.write_bytes(b"")
+    spark = local_submit.spark.model_copy(update={"local_fs_jar": str(jar)})
+    settings = local_submit.model_copy(update={"spark": spark})
+    task = unmapped_shard(build_retail_daily(settings), SHARD_ARGS)
+    # spark-submit starts the JVM: the jar must be on its classpath from the command line
+    assert task.conf["spark.driver.extraClassPath"] == str(jar)
 
 
 def test_a_kubernetes_shard_is_a_hardened_spark_application_from_conf(

@@ -37,6 +37,7 @@ def process_env(tmp_path: Path, settings: Settings, landing: Path, lake: Path) -
     conf["spark"]["master"] = "local[1]"
     conf["spark"]["driver_memory"] = "1g"
     conf["spark"]["class_archive"] = settings.spark.class_archive
+    conf["spark"]["local_fs_jar"] = settings.spark.local_fs_jar
     conf["spark"]["driver_java_options"] = TEST_JVM_OPTIONS
     conf["quality"] = {"max_reject_rate": 1.0, "max_missing_store_files": 100}
     conf_dir = tmp_path / "conf"

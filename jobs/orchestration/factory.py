@@ -22,7 +22,7 @@ from jobs.orchestration.alerts import EmailAlert, WebhookAlert
 from jobs.orchestration.assets import job_outlets
 from jobs.registry import JOBS
 from jobs.settings import PROJECT_ROOT, Settings
-from jobs.spark import BASE_JVM_OPTIONS, driver_java_options
+from jobs.spark import BASE_JVM_OPTIONS, driver_launch_conf
 
 K8S_DIR = PROJECT_ROOT / "k8s"
 # Kubernetes names (and label values) are at most 63 characters; SparkKubernetesOperator
@@ -180,7 +180,7 @@ def _local_submit_args(settings: Settings, job: str) -> dict[str, Any]:
         "driver_memory": settings.spark.driver_memory,
         # spark-submit starts the driver JVM before the job's session exists: its options
         # must be on the command line (the session factory's copy would come too late).
-        "conf": {"spark.driver.extraJavaOptions": driver_java_options(settings)},
+        "conf": driver_launch_conf(settings),
         "env_vars": {
             "PYSPARK_PYTHON": sys.executable,
             "PYSPARK_DRIVER_PYTHON": sys.executable,
