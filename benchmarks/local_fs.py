@@ -6,9 +6,9 @@ Each file system in a process of its own (the classes are chosen when the JVM st
 local[2] with the JVM's own tiers: the same shard of store lines (silver.sales_lines' columns,
 one partition per store-day) written `--writes` times with the jobs' replaceWhere after two
 writes not timed (the JIT's warm-up), as a sales shard writes silver. Printed: seconds per
-write, files per write, and the child processes the JVM started (Hadoop's `chmod` and
-`readlink`), counted from /proc. The peer is DuckDB writing the same rows as Parquet, one
-folder per store-day, as many times.
+write, and the processes the machine started per write (/proc/stat: Hadoop's `chmod` and
+`readlink` among them, so run it with nothing else running). The peer is DuckDB writing the
+same rows as Parquet, one folder per store-day, as many times.
 """
 
 from __future__ import annotations
@@ -35,10 +35,9 @@ WARM_UP = 2
 KINDS = ("hadoop", "forkless")
 
 
-def jvm_children_started() -> int:
-    """Processes started so far by this process's children (the JVM), from /proc: the
-    `processes` counter of /proc/stat counts every fork on the machine, so it is read around
-    the writes with nothing else running."""
+def processes_started() -> int:
+    """Processes the machine has started since boot (the `processes` counter of /proc/stat):
+    read around the writes, the JVM's children and anything else that ran meanwhile."""
     for line in Path("/proc/stat").read_text().splitlines():
         if line.startswith("processes "):
             return int(line.split()[1])
@@ -71,19 +70,17 @@ def child(kind: str, work: Path, stores: int, lines: int, writes: int) -> dict[s
     lake, predicate = str(work / kind), store_day_predicate(DAY, list(shard))
     for _ in range(WARM_UP):
         replace_where(df, SILVER_SALES_LINES, lake, predicate)
-    processes, started = jvm_children_started(), time.perf_counter()
+    processes, started = processes_started(), time.perf_counter()
     for _ in range(writes):
         replace_where(df, SILVER_SALES_LINES, lake, predicate)
     seconds = time.perf_counter() - started
-    forks = jvm_children_started() - processes
-    files = sum(1 for _ in (work / kind).rglob("part-*.parquet"))
+    forks = processes_started() - processes
     spark.stop()
     return {
         "class": fs_class,
         "rows": rows,
         "per_write": seconds / writes,
         "forks_per_write": forks / writes,
-        "files": files,
     }
 
 
