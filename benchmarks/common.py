@@ -44,6 +44,21 @@ def run_measured(command: list[str], env: dict[str, str], what: str) -> tuple[fl
     return seconds, peak // 2**20
 
 
+def run_warm(arguments: list[str], settings: Settings) -> dict[str, Any]:
+    """Runs `retailmax ARGUMENTS --env local` in the warm driver for settings (starting it if
+    none runs), through the client the local operator calls; its wall time (no phases: they
+    need spark-submit)."""
+    from jobs.warm_driver import run
+
+    lines: list[str] = []
+    started = time.perf_counter()
+    code = run([*arguments, "--env", "local"], out=lines.append, settings=settings)
+    wall = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"{' '.join(arguments)} failed ({code}):\n" + "\n".join(lines[-30:]))
+    return {"wall": wall, "phases": []}
+
+
 def local_env(
     work: Path,
     landing: Path,

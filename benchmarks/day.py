@@ -38,7 +38,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import local_env
+from benchmarks.common import local_env, run_warm
 from benchmarks.phases import PREFIX
 from jobs.settings import PROJECT_ROOT, Settings
 from jobs.warm_driver import stop_all
@@ -91,19 +91,6 @@ def run_step(command: list[str], env: dict[str, str]) -> dict[str, Any]:
         raise SystemExit(f"no {PREFIX.strip()} line from {' '.join(command)}:\n{output[-3000:]}")
     report = json.loads(reports[-1].removeprefix(PREFIX))
     return {"wall": wall, **report}
-
-
-def run_warm(arguments: list[str], settings: Settings) -> dict[str, Any]:
-    """Runs one step in the warm driver; its wall time (no phases: they need spark-submit)."""
-    from jobs.warm_driver import run
-
-    lines: list[str] = []
-    started = time.perf_counter()
-    code = run([*arguments, "--env", "local"], out=lines.append, settings=settings)
-    wall = time.perf_counter() - started
-    if code != 0:
-        raise SystemExit(f"{' '.join(arguments)} failed ({code}):\n" + "\n".join(lines[-30:]))
-    return {"wall": wall, "phases": []}
 
 
 def run_profiled_day(day_steps: list[list[str]], env: dict[str, str]) -> list[dict[str, Any]]:
