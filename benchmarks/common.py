@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 import yaml
 
-from jobs.settings import PROJECT_ROOT, Settings, load_settings
+from jobs.settings import Settings, relocated_conf
 
 
 def retailmax_command(*args: str) -> list[str]:
@@ -73,21 +73,8 @@ def local_env(
     child process, and the same settings for Spark in this process. `jit_tiers`: the driver
     keeps the JVM's own JIT tiers instead of local.yaml's C1 only, as a driver that runs for
     minutes should (the at-scale benchmarks; the kubernetes image's JVM does too)."""
-    conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
-    local = load_settings("local")
-    conf["paths"] = {
-        "landing_root": str(landing),
-        "lake_root": str(lake),
-        "jar_cache": local.paths.jar_cache,
-    }
-    conf["spark"].update(
-        {
-            "master": f"local[{cores}]",
-            "driver_memory": driver_memory,
-            "class_archive": local.spark.class_archive,
-            "local_fs_jar": local.spark.local_fs_jar,
-        }
-    )
+    conf = relocated_conf("local", landing, lake)
+    conf["spark"].update({"master": f"local[{cores}]", "driver_memory": driver_memory})
     if jit_tiers:
         conf["spark"]["driver_java_options"] = []
     (work / "conf").mkdir(exist_ok=True)

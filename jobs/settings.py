@@ -358,6 +358,29 @@ def load_settings(env: str | None = None) -> Settings:
     return _resolve_relative_paths(settings, base=path.parent.parent)
 
 
+def relocated_conf(env: str, landing: str | Path, lake: str | Path) -> dict[str, Any]:
+    """This project's conf/<env>.yaml as a dict, with its roots set to landing and lake, and
+    the paths into this checkout made absolute: the jar cache and what `make setup` builds
+    (the class archive, the local file system's jar), as conf/local.yaml names them. Such a
+    copy can be changed and written to any conf folder (RETAILMAX_CONF_DIR) and still finds
+    them, where relative paths would resolve against the copy's folder."""
+    conf = _read_yaml(PROJECT_ROOT / "conf" / f"{env}.yaml")
+    local = _read_yaml(PROJECT_ROOT / "conf" / "local.yaml")
+
+    def in_project(value: str) -> str:
+        return value if Path(value).is_absolute() else str((PROJECT_ROOT / value).resolve())
+
+    conf["paths"] = {
+        "landing_root": str(landing),
+        "lake_root": str(lake),
+        "jar_cache": in_project(local["paths"]["jar_cache"]),
+    }
+    for built in ("class_archive", "local_fs_jar"):
+        if conf["spark"].get(built):
+            conf["spark"][built] = in_project(local["spark"][built])
+    return conf
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

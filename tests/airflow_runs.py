@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from jobs.settings import PROJECT_ROOT, Settings
+from jobs.settings import Settings, relocated_conf
 from tests.conftest import TEST_JVM_OPTIONS
 from tests.pos_oracle import expected_daily_store_sales
 from tests.tables import table
@@ -32,25 +32,17 @@ class Run:
 
 
 def run_conf(
-    env: str, root: Path, landing: Path, local: Settings, spark: dict[str, Any]
+    env: str, root: Path, landing: Path, spark: dict[str, Any]
 ) -> tuple[Settings, dict[str, str]]:
-    """conf/<env>.yaml with its paths under `root` (the jar cache and the class archive of
-    `local`), small Spark (+ `spark`; its `conf` entries added to the file's), shards of 2
-    stores and no retries (a failure alerts at once), written to a conf dir; the settings and
-    the base environment of the run."""
-    conf = yaml.safe_load((PROJECT_ROOT / "conf" / f"{env}.yaml").read_text())
-    conf["paths"] = {
-        "landing_root": str(landing),
-        "lake_root": str(root / "lake"),
-        "jar_cache": local.paths.jar_cache,
-    }
+    """conf/<env>.yaml with its lake under `root` (`relocated_conf`: the checkout's jar cache
+    and what `make setup` built), small Spark (+ `spark`; its `conf` entries added to the
+    file's), shards of 2 stores and no retries (a failure alerts at once), written to a conf
+    dir; the settings and the base environment of the run."""
+    conf = relocated_conf(env, landing, root / "lake")
     extra_conf = spark.pop("conf", {})
     small = {"driver_memory": "1g", "ui_enabled": False, "driver_java_options": TEST_JVM_OPTIONS}
     conf["spark"].update({**small, **spark})
     conf["spark"]["conf"] = {**conf["spark"].get("conf", {}), **extra_conf}
-    for built in ("class_archive", "local_fs_jar"):  # what `make setup` built, in the project
-        if built in conf["spark"]:
-            conf["spark"][built] = getattr(local.spark, built)
     conf["sharding"]["stores_per_shard"] = 2
     conf["orchestration"]["retries"] = 0
     conf_dir = root / "conf"

@@ -70,7 +70,7 @@ def world(
     """A conf dir (shards of 2 stores, no retries, small Spark), a fresh AIRFLOW_HOME, migrated;
     the warm driver the first task starts has its socket here and is stopped at the end."""
     root = tmp_path_factory.mktemp("airflow_run")
-    settings, base = run_conf("local", root, clean_landing, local_settings, {"master": "local[2]"})
+    settings, base = run_conf("local", root, clean_landing, {"master": "local[2]"})
     assert settings.spark.local_driver == "warm"
     base[warm_driver.DIR_VAR] = str(root / "warm")
     world = World(root, root / "lake", root / "airflow", local_settings, base)

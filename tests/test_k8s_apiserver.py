@@ -479,7 +479,7 @@ def deployment(
     # conf has it, not Delta's default of 50 (sized for a cluster's executors).
     small = {"spark.databricks.delta.snapshotPartitions": "2"}
     settings, env = run_conf(
-        "kubernetes", root, clean_landing, local_settings, {"shuffle_partitions": 4, "conf": small}
+        "kubernetes", root, clean_landing, {"shuffle_partitions": 4, "conf": small}
     )
     admin = cluster.client()
     worker = Client(cluster.server, _token(admin, AIRFLOW_NS, AIRFLOW_SA), cluster.ca_file)

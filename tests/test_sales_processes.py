@@ -18,7 +18,7 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
-from jobs.settings import PROJECT_ROOT, Settings
+from jobs.settings import relocated_conf
 from tests.conftest import TEST_JVM_OPTIONS
 from tests.pos_oracle import check_landing
 
@@ -26,18 +26,11 @@ DAY = date(2024, 3, 4)
 RETAILMAX = Path(sys.executable).parent / "retailmax"
 
 
-def process_env(tmp_path: Path, settings: Settings, landing: Path, lake: Path) -> dict[str, str]:
+def process_env(tmp_path: Path, landing: Path, lake: Path) -> dict[str, str]:
     """A conf dir for child processes: one core each, a loose gate, absolute paths."""
-    conf = yaml.safe_load((PROJECT_ROOT / "conf" / "local.yaml").read_text())
-    conf["paths"] = {
-        "landing_root": str(landing),
-        "lake_root": str(lake),
-        "jar_cache": settings.paths.jar_cache,
-    }
+    conf = relocated_conf("local", landing, lake)
     conf["spark"]["master"] = "local[1]"
     conf["spark"]["driver_memory"] = "1g"
-    conf["spark"]["class_archive"] = settings.spark.class_archive
-    conf["spark"]["local_fs_jar"] = settings.spark.local_fs_jar
     conf["spark"]["driver_java_options"] = TEST_JVM_OPTIONS
     conf["quality"] = {"max_reject_rate": 1.0, "max_missing_store_files": 100}
     conf_dir = tmp_path / "conf"
@@ -89,10 +82,10 @@ def assert_every_line_is_there(lake: Path, landing: Path) -> None:
 
 @pytest.mark.slow
 def test_two_shards_at_once_on_the_same_tables_lose_nothing(
-    local_settings: Settings, dirty_landing: Path, tmp_path: Path
+    dirty_landing: Path, tmp_path: Path
 ) -> None:
     lake = tmp_path / "lake"
-    env = process_env(tmp_path, local_settings, dirty_landing, lake)
+    env = process_env(tmp_path, dirty_landing, lake)
     first, second = start(env, "--stores", "1-2"), start(env, "--stores", "3-5")
     finish(first)
     finish(second)
@@ -105,10 +98,10 @@ def test_two_shards_at_once_on_the_same_tables_lose_nothing(
 
 @pytest.mark.slow
 def test_a_run_killed_between_two_commits_then_rerun_ends_right(
-    local_settings: Settings, dirty_landing: Path, tmp_path: Path
+    dirty_landing: Path, tmp_path: Path
 ) -> None:
     lake = tmp_path / "lake"
-    env = process_env(tmp_path, local_settings, dirty_landing, lake)
+    env = process_env(tmp_path, dirty_landing, lake)
     bronze_commit = lake / "bronze/pos_lines/_delta_log/00000000000000000001.json"
     process = start(env)
     deadline = time.monotonic() + 300

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jobs.errors import ConfigError
-from jobs.settings import load_settings
+from jobs.settings import load_settings, relocated_conf
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VALID = """\
@@ -104,6 +105,26 @@ def test_relative_paths_resolve_against_the_conf_folders_parent(
     settings = load_settings("test")
     assert settings.landing_root == str(tmp_path / "landing")
     assert settings.lake_root == "/abs/lake"
+
+
+def test_a_relocated_conf_still_finds_the_checkouts_jars_and_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of conf/local.yaml written elsewhere would resolve its relative paths against
+    the copy's folder; relocated_conf's copy points at this checkout's (PROJECT_ROOT/.cache)."""
+    conf_dir = tmp_path / "elsewhere" / "conf"
+    conf_dir.mkdir(parents=True)
+    conf = relocated_conf("local", tmp_path / "landing", tmp_path / "lake")
+    (conf_dir / "local.yaml").write_text(yaml.safe_dump(conf))
+    monkeypatch.setenv("RETAILMAX_CONF_DIR", str(conf_dir))
+    settings = load_settings("local")
+    cache = PROJECT_ROOT / ".cache"
+    assert settings.paths.jar_cache == str(cache / "jars")
+    assert settings.spark.class_archive == str(cache / "spark-classes.jsa")
+    assert settings.spark.local_fs_jar == str(cache / "retailmax-local-fs.jar")
+    assert settings.landing_root == str(tmp_path / "landing")
+    assert settings.lake_root == str(tmp_path / "lake")
+    assert "class_archive" not in relocated_conf("kubernetes", "s3a://l", "s3a://k")["spark"]
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,6 @@ def driver(
         "local",
         root,
         clean_landing,
-        local_settings,
         {"master": "local[1]", "warm_java_options": TEST_JVM_OPTIONS},
     )
     env = {name: value for name, value in base.items() if name.startswith("RETAILMAX_")}
