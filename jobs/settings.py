@@ -365,19 +365,16 @@ def relocated_conf(env: str, landing: str | Path, lake: str | Path) -> dict[str,
     copy can be changed and written to any conf folder (RETAILMAX_CONF_DIR) and still finds
     them, where relative paths would resolve against the copy's folder."""
     conf = _read_yaml(PROJECT_ROOT / "conf" / f"{env}.yaml")
-    local = _read_yaml(PROJECT_ROOT / "conf" / "local.yaml")
-
-    def in_project(value: str) -> str:
-        return value if Path(value).is_absolute() else str((PROJECT_ROOT / value).resolve())
-
+    local = Settings.model_validate(_read_yaml(PROJECT_ROOT / "conf" / "local.yaml"))
+    local = _resolve_relative_paths(local, base=PROJECT_ROOT)
     conf["paths"] = {
         "landing_root": str(landing),
         "lake_root": str(lake),
-        "jar_cache": in_project(local["paths"]["jar_cache"]),
+        "jar_cache": local.paths.jar_cache,
     }
     for built in ("class_archive", "local_fs_jar"):
         if conf["spark"].get(built):
-            conf["spark"][built] = in_project(local["spark"][built])
+            conf["spark"][built] = getattr(local.spark, built)
     return conf
 
 

@@ -45,9 +45,7 @@ class Driver:
 
 
 @pytest.fixture(scope="module")
-def driver(
-    tmp_path_factory: pytest.TempPathFactory, clean_landing: Path, local_settings: Settings
-) -> Iterator[Driver]:
+def driver(tmp_path_factory: pytest.TempPathFactory, clean_landing: Path) -> Iterator[Driver]:
     """A conf dir for small runs (local[1], the first JIT tier: short runs); stopped at the end."""
     root = tmp_path_factory.mktemp("warm_driver")
     settings, base = run_conf(
