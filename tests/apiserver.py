@@ -2,8 +2,9 @@
 
 - kube-apiserver: a wrapper go.mod requires k8s.io/kubernetes at `kube_apiserver` of
   k8s/versions.yaml; that module's `./staging/src/k8s.io/*` replace lines become the published
-  `k8s.io/* v0.<minor>.<patch>` of the same release. Built once (10-20 minutes cold on two
-  cores), cached outside the repository by version and reused; the version is stamped in.
+  `k8s.io/* v0.<minor>.<patch>` of the same release. Built once, with kine (6-10 minutes cold
+  on two cores; tests.kube.go_build_flags), cached outside the repository by version and
+  reused; the version is stamped in.
 - kine (SQLite) is its storage instead of etcd (`go install github.com/k3s-io/kine@<kine>`).
 - Everything listens on 127.0.0.1 only; stop() ends both processes and frees the ports.
 
@@ -33,7 +34,7 @@ from typing import IO, Any
 
 import yaml
 
-from tests.kube import CACHE, VERSIONS
+from tests.kube import CACHE, VERSIONS, go_build_flags
 
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 KINE_MODULE = "github.com/k3s-io/kine"
@@ -56,7 +57,7 @@ def _run_go(args: list[str], cwd: Path, env: dict[str, str], what: str) -> str:
     )
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-5:]
-        raise ApiServerError(f"{what}: go {' '.join(args[:2])} failed: {' | '.join(tail)}")
+        raise ApiServerError(f"{what}: go {args[0]} {args[-1]} failed: {' | '.join(tail)}")
     return result.stdout
 
 
@@ -100,11 +101,11 @@ def kube_apiserver_binary() -> Path:
         "gitMinor": minor,
         "gitTreeState": "clean",
     }
-    ldflags = " ".join(f"-X k8s.io/component-base/version.{k}={v}" for k, v in stamp.items())
+    ldflags = [f"-X k8s.io/component-base/version.{k}={v}" for k, v in stamp.items()]
     partial = binary.with_name(binary.name + ".partial")
     binary.parent.mkdir(parents=True, exist_ok=True)
     target = f"{KUBERNETES_MODULE}/cmd/kube-apiserver"
-    _run_go(["build", "-ldflags", ldflags, "-o", str(partial), target], build, env, what)
+    _run_go(["build", *go_build_flags(*ldflags), "-o", str(partial), target], build, env, what)
     partial.replace(binary)  # a build cut short never leaves a binary behind
     return binary
 
@@ -118,7 +119,8 @@ def kine_binary() -> Path:
     build = CACHE / "build" / f"kine-{version}"
     build.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GOBIN": str(build), "CGO_ENABLED": "1"}
-    _run_go(["install", f"{KINE_MODULE}@{version}"], build, env, f"building kine {version}")
+    what = f"building kine {version}"
+    _run_go(["install", *go_build_flags(), f"{KINE_MODULE}@{version}"], build, env, what)
     binary.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(build / "kine"), binary)
     return binary

@@ -61,6 +61,24 @@ def spark_operator_dir() -> Path:
     return Path(json.loads(_go("mod", "download", "-json", module))["Dir"])
 
 
+def go_build_flags(*ldflags: str) -> list[str]:
+    """How the test tools (kube-apiserver, kine, kustomize) are compiled.
+
+    A new machine waits for that compile, so their own code and their modules' are compiled
+    without optimisation or inlining (`all=-N -l`), while the standard library, which does every
+    request's TLS, HTTP and JSON, stays optimised (`std=`: of two patterns, the later wins).
+    `-s -w` leaves out the symbol table and DWARF. Measured in docs/performance.md.
+    """
+    return [
+        "-gcflags",
+        "all=-N -l",
+        "-gcflags",
+        "std=",
+        "-ldflags",
+        " ".join(["-s", "-w", *ldflags]),
+    ]
+
+
 @cache
 def kustomize() -> Path:
     """The kustomize binary at the pinned version, built once into the cache."""
@@ -70,7 +88,7 @@ def kustomize() -> Path:
         build_dir = CACHE / "build" / f"kustomize-{version}"
         build_dir.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            ["go", "install", f"{KUSTOMIZE_MODULE}@{version}"],
+            ["go", "install", *go_build_flags(), f"{KUSTOMIZE_MODULE}@{version}"],
             capture_output=True,
             text=True,
             check=False,
