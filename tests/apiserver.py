@@ -18,6 +18,7 @@ import ctypes
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -57,7 +58,7 @@ def _run_go(args: list[str], cwd: Path, env: dict[str, str], what: str) -> str:
     )
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-5:]
-        raise ApiServerError(f"{what}: go {args[0]} {args[-1]} failed: {' | '.join(tail)}")
+        raise ApiServerError(f"{what}: {shlex.join(['go', *args])} failed: {' | '.join(tail)}")
     return result.stdout
 
 
