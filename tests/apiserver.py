@@ -18,7 +18,6 @@ import ctypes
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -35,7 +34,7 @@ from typing import IO, Any
 
 import yaml
 
-from tests.kube import CACHE, VERSIONS, go_build_flags
+from tests.kube import CACHE, VERSIONS, GoToolError, go_build_flags, run_go
 
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 KINE_MODULE = "github.com/k3s-io/kine"
@@ -47,19 +46,8 @@ _STAGING = re.compile(r"^\s*(k8s\.io/[\w.-]+) => \./staging/src/\1\s*$")
 
 
 class ApiServerError(RuntimeError):
-    """The API server could not be built or started; says which and why in one line."""
-
-
-def _run_go(args: list[str], cwd: Path, env: dict[str, str], what: str) -> str:
-    if shutil.which("go") is None:
-        raise ApiServerError(f"{what}: the Go toolchain (go) is not installed")
-    result = subprocess.run(
-        ["go", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        tail = result.stderr.strip().splitlines()[-5:]
-        raise ApiServerError(f"{what}: {shlex.join(['go', *args])} failed: {' | '.join(tail)}")
-    return result.stdout
+    """The API server could not be built or started; says which and why in one line (a failed
+    `go` command raises tests.kube.GoToolError instead)."""
 
 
 def wrapper_go_mod(upstream: str, version: str) -> str:
@@ -92,7 +80,12 @@ def kube_apiserver_binary() -> Path:
     env = {**os.environ, "GOFLAGS": "-mod=mod"}
     what = f"building kube-apiserver {version}"
     info = json.loads(
-        _run_go(["mod", "download", "-json", f"{KUBERNETES_MODULE}@{version}"], build, env, what)
+        run_go(
+            ["mod", "download", "-json", f"{KUBERNETES_MODULE}@{version}"],
+            what=what,
+            cwd=build,
+            env=env,
+        )
     )
     (build / "go.mod").write_text(wrapper_go_mod(Path(info["GoMod"]).read_text(), version))
     major, minor = version.removeprefix("v").split(".")[:2]
@@ -106,7 +99,8 @@ def kube_apiserver_binary() -> Path:
     partial = binary.with_name(binary.name + ".partial")
     binary.parent.mkdir(parents=True, exist_ok=True)
     target = f"{KUBERNETES_MODULE}/cmd/kube-apiserver"
-    _run_go(["build", *go_build_flags(*ldflags), "-o", str(partial), target], build, env, what)
+    build_args = ["build", *go_build_flags(*ldflags), "-o", str(partial), target]
+    run_go(build_args, what=what, cwd=build, env=env)
     partial.replace(binary)  # a build cut short never leaves a binary behind
     return binary
 
@@ -121,7 +115,9 @@ def kine_binary() -> Path:
     build.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GOBIN": str(build), "CGO_ENABLED": "1"}
     what = f"building kine {version}"
-    _run_go(["install", *go_build_flags(), f"{KINE_MODULE}@{version}"], build, env, what)
+    run_go(
+        ["install", *go_build_flags(), f"{KINE_MODULE}@{version}"], what=what, cwd=build, env=env
+    )
     binary.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(build / "kine"), binary)
     return binary
@@ -440,7 +436,7 @@ def main() -> int:
     started = time.monotonic()
     try:
         binaries = [kube_apiserver_binary(), kine_binary()]
-    except ApiServerError as exc:
+    except (ApiServerError, GoToolError) as exc:
         print(f"apiserver: error: {exc}", file=sys.stderr)
         return 1
     for binary in binaries:

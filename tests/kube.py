@@ -14,6 +14,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -43,14 +44,27 @@ AIRFLOW_SUFFIX = 9  # "-" + 8 random characters (SparkKubernetesOperator)
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _go(*args: str) -> str:
+class GoToolError(RuntimeError):
+    """A Go command for the test tools failed, or Go is missing; names the command, one line."""
+
+
+def run_go(
+    args: list[str], *, what: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
+    """Runs `go args` for `what` (e.g. "building kine v0.13.5"); its stdout, else GoToolError."""
     if shutil.which("go") is None:
-        raise RuntimeError("the Go toolchain (go) is needed to fetch the Spark Operator's CRD")
+        raise GoToolError(f"{what}: the Go toolchain (go) is not installed")
     result = subprocess.run(
-        ["go", *args], capture_output=True, text=True, check=False, env={**os.environ}
+        ["go", *args],
+        cwd=cwd,
+        env=os.environ.copy() if env is None else env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"go {' '.join(args)} failed: {result.stderr.strip()[-500:]}")
+        tail = result.stderr.strip().splitlines()[-5:]
+        raise GoToolError(f"{what}: {shlex.join(['go', *args])} failed: {' | '.join(tail)}")
     return result.stdout
 
 
@@ -58,7 +72,8 @@ def _go(*args: str) -> str:
 def spark_operator_dir() -> Path:
     """The Spark Operator module's files at the deployed version (Go's module cache)."""
     module = f"{SPARK_OPERATOR_MODULE}@{VERSIONS['spark_operator']}"
-    return Path(json.loads(_go("mod", "download", "-json", module))["Dir"])
+    what = f"fetching the Spark Operator's CRD ({module})"
+    return Path(json.loads(run_go(["mod", "download", "-json", module], what=what))["Dir"])
 
 
 def go_build_flags(*ldflags: str) -> list[str]:
@@ -87,15 +102,11 @@ def kustomize() -> Path:
     if not binary.is_file():
         build_dir = CACHE / "build" / f"kustomize-{version}"
         build_dir.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            ["go", "install", *go_build_flags(), f"{KUSTOMIZE_MODULE}@{version}"],
-            capture_output=True,
-            text=True,
-            check=False,
+        run_go(
+            ["install", *go_build_flags(), f"{KUSTOMIZE_MODULE}@{version}"],
+            what=f"building kustomize {version}",
             env={**os.environ, "GOBIN": str(build_dir)},
         )
-        if result.returncode != 0:
-            raise RuntimeError(f"building kustomize {version} failed: {result.stderr[-500:]}")
         binary.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(build_dir / "kustomize"), binary)
     return binary

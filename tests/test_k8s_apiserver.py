@@ -50,7 +50,9 @@ from tests.kube import (
     CRD_PATH,
     K8S_DIR,
     VERSIONS,
+    GoToolError,
     kustomize_build,
+    run_go,
     spark_operator_dir,
     spark_tasks,
     submitted_body,
@@ -150,6 +152,17 @@ def test_the_wrapper_go_mod_swaps_staging_for_the_published_modules() -> None:
     ]
     with pytest.raises(ApiServerError, match=r"no \./staging replace lines"):
         wrapper_go_mod("module k8s.io/kubernetes\n\ngo 1.24.0\n", "v1.34.4")
+
+
+def test_a_failed_go_build_names_the_exact_command(tmp_path: Path) -> None:
+    env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "", "GOWORK": "off"}
+    with pytest.raises(GoToolError) as failure:
+        run_go(
+            ["build", "-ldflags", "-s -w", "./nowhere"], what="building x", cwd=tmp_path, env=env
+        )
+    message = str(failure.value)
+    assert message.startswith("building x: go build -ldflags '-s -w' ./nowhere failed: ")
+    assert "\n" not in message
 
 
 def test_the_server_is_the_pinned_release_of_the_validated_api(cluster: ApiServer) -> None:
