@@ -122,8 +122,11 @@ def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -
             changed_locations = sorted(
                 row[0] for row in changed_df.select("location_id").distinct().collect()
             )
+            # Keys the levels do not hold yet (a SKU's first movement at a location) need the
+            # MERGE's insert clause; without any, the cheaper update-only MERGE does it all.
+            new_keys = not changed_df.join(state_df, ["location_id", "sku"], "left_anti").isEmpty()
             updated_at = context.started_at or datetime.now(UTC)
-            load.load_levels(spark, changed_df, STOCK_LEVELS, lake, changed_locations, updated_at)
+            load.load_levels(spark, changed_df, lake, changed_locations, updated_at, new_keys)
         changed_df.unpersist()
         state_df.unpersist()
     keys_df.unpersist()
@@ -178,7 +181,7 @@ def reconcile(
             row[0] for row in wrong_df.select("location_id").distinct().collect()
         )
         updated_at = context.started_at or datetime.now(UTC)
-        load.load_levels(spark, wrong_df, STOCK_LEVELS, lake, wrong_locations, updated_at)
+        load.load_levels(spark, wrong_df, lake, wrong_locations, updated_at)
         log.warning("inventory %s: %d keys corrected from the ledger", day, figures["differences"])
     wrong_df.unpersist()
     keys_df.unpersist()

@@ -22,6 +22,7 @@ from jobs.files import write_atomically
 from jobs.inventory.tables import (
     ECOMMERCE_AVAILABILITY,
     REPLENISHMENT_ALERTS,
+    STOCK_LEVELS,
     STOCK_RECONCILIATION,
 )
 from jobs.lake import TableSpec, ensure_table, replace_where, sql_literal
@@ -69,31 +70,38 @@ def load_new_movements(
 def load_levels(
     spark: SparkSession,
     levels_df: DataFrame,
-    spec: TableSpec,
     lake_root: str,
     locations: Sequence[str],
     updated_at: datetime,
+    new_keys: bool = True,
 ) -> None:
-    """Upserts the batch's changed (location, sku) balances."""
+    """Upserts the changed (location, sku) balances into silver.stock_levels in one MERGE (one
+    commit).
+
+    `new_keys=False` says every key of levels_df is in the table already (the usual batch):
+    the MERGE then has no insert clause, so Delta joins the touched files' rows to the source
+    without the full outer join that would also keep the source's unmatched rows (the same
+    rows, 15-17 % faster at 500 stores: docs/performance.md). A key absent after all would be
+    matched by nothing and not written: callers pass False only for keys they have just read
+    from the table, which nothing deletes from (see apply_batch).
+    """
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     if not locations:
         return
-    ensure_table(spark, spec, lake_root)
+    ensure_table(spark, STOCK_LEVELS, lake_root)
     source_df = levels_df.withColumn("updated_at", F.lit(updated_at.replace(tzinfo=None)))
-    target = DeltaTable.forPath(spark, spec.path(lake_root)).alias("t")
+    target = DeltaTable.forPath(spark, STOCK_LEVELS.path(lake_root)).alias("t")
     condition = (
         f"{_in_list('location_id', sorted(locations))} "
         "AND t.location_id = s.location_id AND t.sku = s.sku"
     )
-    (
-        target.merge(source_df.alias("s"), condition)
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-    log.info("merged %s for %d locations", spec.name, len(locations))
+    merge = target.merge(source_df.alias("s"), condition).whenMatchedUpdateAll()
+    if new_keys:
+        merge = merge.whenNotMatchedInsertAll()
+    merge.execute()
+    log.info("merged %s for %d locations", STOCK_LEVELS.name, len(locations))
 
 
 def create_reconciliation(spark: SparkSession, lake_root: str) -> None:
