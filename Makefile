@@ -58,7 +58,7 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 # The `k8s` tests' real API server: kube-apiserver and kine built once from the Go module proxy
-# (6-10 minutes cold on 2 cores), cached in ~/.cache/retailmax/bin by version, then reused.
+# (3-10 minutes cold on 2 cores), cached in ~/.cache/retailmax/bin by version, then reused.
 k8s-tools: setup
 	@command -v go > /dev/null || { echo "make: the k8s tests need the Go toolchain (go on PATH)" \
 	  "to build kube-apiserver, kine and kustomize from the Go module proxy; install Go" >&2; \
