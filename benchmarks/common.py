@@ -15,6 +15,8 @@ import yaml
 
 from jobs.settings import Settings, relocated_conf
 
+C1_ONLY = "-XX:TieredStopAtLevel=1"  # local.yaml's driver_java_options: the JIT's first tier
+
 
 def retailmax_command(*args: str) -> list[str]:
     """`retailmax ARGS`: the console script of this venv."""
@@ -71,12 +73,14 @@ def local_env(
     """A job run on local[cores] against landing and lake: the local conf with those paths
     and sizes, written to work/conf; the environment that picks it (RETAILMAX_CONF_DIR) for a
     child process, and the same settings for Spark in this process. `jit_tiers`: the driver
-    keeps the JVM's own JIT tiers instead of local.yaml's C1 only, as a driver that runs for
-    minutes should (the at-scale benchmarks; the kubernetes image's JVM does too)."""
+    keeps the JVM's own JIT tiers instead of local.yaml's C1 only (its other options stay), as
+    a driver that runs for minutes should (the at-scale benchmarks; the kubernetes image's
+    JVM does too)."""
     conf = relocated_conf("local", landing, lake)
     conf["spark"].update({"master": f"local[{cores}]", "driver_memory": driver_memory})
     if jit_tiers:
-        conf["spark"]["driver_java_options"] = []
+        options = conf["spark"]["driver_java_options"]
+        conf["spark"]["driver_java_options"] = [o for o in options if o != C1_ONLY]
     (work / "conf").mkdir(exist_ok=True)
     (work / "conf" / "local.yaml").write_text(yaml.safe_dump(conf))
     env = {**os.environ, "RETAILMAX_CONF_DIR": str(work / "conf")}
