@@ -6,7 +6,8 @@ Each round, after a barrier that all drivers pass together, a driver commits to 
 is given: a shard write of its own store-day (jobs.lake.replace_where, as the sales jobs
 write), then a MERGE of that store-day's total row. Every commit carries its author in
 commitInfo.userMetadata, so the log says whose commits it kept. The driver prints one JSON line:
-what it wrote.
+its number, the commits that failed on an uncoordinated lake (--uncoordinated-lake), and what
+its DynamoDB calls returned (--dynamodb).
 """
 
 from __future__ import annotations
@@ -102,12 +103,72 @@ def dynamodb_claims(spark: Any, endpoint: str) -> dict[str, str]:
     return found
 
 
+def store_day(driver: int, round_no: int) -> tuple[date, int]:
+    """The store-day a driver writes in a round: its own store, one day per round."""
+    return FIRST_DAY + timedelta(days=round_no), 100 + driver
+
+
+def write_lines(spark: Any, lake: str, driver: int, round_no: int) -> None:
+    """The shard write of the driver's store-day, as the sales jobs write it."""
+    day, store = store_day(driver, round_no)
+    lines = [(day, store, f"{driver}-{round_no}-{line}", 1) for line in range(LINES_PER_WRITE)]
+    replace_where(
+        spark.createDataFrame(lines, SPEC.schema), SPEC, lake, store_day_predicate(day, [store])
+    )
+
+
+def merge_total(spark: Any, lake: str, driver: int, round_no: int) -> None:
+    """The MERGE of the store-day's total row, matched on the store-day and line_id."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    day, store = store_day(driver, round_no)
+    total = [(day, store, "total", LINES_PER_WRITE)]
+    (
+        DeltaTable.forPath(spark, SPEC.path(lake))
+        .alias("t")
+        .merge(
+            spark.createDataFrame(total, SPEC.schema).alias("s"),
+            (F.col("t.sale_date") == F.lit(day))
+            & (F.col("t.store_id") == F.lit(store))
+            & (F.col("t.line_id") == F.col("s.line_id")),
+        )
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+COMMITS = {"write": write_lines, "merge": merge_total}  # each round's, in this order
+
+
+def first_line(exc: Exception) -> str:
+    """The Java exception's class and message (or Python's), on one line."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java.toString()) if java is not None else f"{type(exc).__name__}: {exc}"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.commit_driver")
     parser.add_argument("--driver", type=int, required=True)
     parser.add_argument("--drivers", type=int, required=True)
     parser.add_argument("--rounds", type=int, required=True)
-    parser.add_argument("--lake", action="append", required=True, help="a lake root (repeat)")
+    parser.add_argument(
+        "--lake",
+        action="append",
+        default=[],
+        help="a lake root whose LogStore coordinates the drivers (repeat): every driver creates "
+        "its table at once, and any failed commit stops the driver",
+    )
+    parser.add_argument(
+        "--uncoordinated-lake",
+        action="append",
+        default=[],
+        help="a lake root whose LogStore does not coordinate the drivers (repeat): driver 0 "
+        "creates its table before the others start, and a commit that fails there is recorded "
+        "in the printed line, not raised",
+    )
     parser.add_argument("--barrier", type=Path, required=True)
     parser.add_argument("--conf", action="append", default=[], help="key=value Spark conf")
     parser.add_argument("--dynamodb", help="also claim commits in DynamoDB at this endpoint")
@@ -115,48 +176,34 @@ def main() -> None:
 
     extra = dict(item.split("=", 1) for item in args.conf)
     spark = get_spark(load_settings("local"), f"commit-driver-{args.driver}", extra)
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    store = 100 + args.driver
+    if args.driver == 0:
+        for lake in args.uncoordinated_lake:
+            ensure_table(spark, SPEC, lake)
     wait_for_all(args.barrier, "create", args.drivers)
     for lake in args.lake:
         ensure_table(spark, SPEC, lake)
+    failures: list[dict[str, Any]] = []
     for round_no in range(args.rounds):
-        day = FIRST_DAY + timedelta(days=round_no)
-        lines = [
-            (day, store, f"{args.driver}-{round_no}-{line}", 1) for line in range(LINES_PER_WRITE)
-        ]
-        total = [(day, store, "total", LINES_PER_WRITE)]
         wait_for_all(args.barrier, f"round-{round_no}", args.drivers)
-        for lake in args.lake:
-            path = SPEC.path(lake)
-            tag = f"driver={args.driver} round={round_no}"
-            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", f"{tag} op=write")
-            replace_where(
-                spark.createDataFrame(lines, SPEC.schema),
-                SPEC,
-                lake,
-                store_day_predicate(day, [store]),
-            )
-            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", f"{tag} op=merge")
-            source = spark.createDataFrame(total, SPEC.schema).alias("s")
-            (
-                DeltaTable.forPath(spark, path)
-                .alias("t")
-                .merge(
-                    source,
-                    (F.col("t.sale_date") == F.lit(day))
-                    & (F.col("t.store_id") == F.lit(store))
-                    & (F.col("t.line_id") == F.col("s.line_id")),
-                )
-                .whenMatchedUpdateAll()
-                .whenNotMatchedInsertAll()
-                .execute()
-            )
+        for lake in [*args.lake, *args.uncoordinated_lake]:
+            for op, commit in COMMITS.items():
+                tag = f"driver={args.driver} round={round_no} op={op}"
+                spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
+                try:
+                    commit(spark, lake, args.driver, round_no)
+                except Exception as exc:
+                    if lake not in args.uncoordinated_lake:
+                        raise
+                    failures.append(
+                        {"lake": lake, "round": round_no, "op": op, "error": first_line(exc)}
+                    )
     claims = dynamodb_claims(spark, args.dynamodb) if args.dynamodb else None
     spark.stop()
-    print(json.dumps({"driver": args.driver, "rounds": args.rounds, "dynamodb": claims}))
+    print(
+        json.dumps(
+            {"driver": args.driver, "rounds": args.rounds, "failed": failures, "dynamodb": claims}
+        )
+    )
 
 
 if __name__ == "__main__":
