@@ -21,6 +21,7 @@ from typing import Any
 
 from pyspark.sql import types as T
 
+from jobs.cli import one_line
 from jobs.lake import TableSpec, column, ensure_table, replace_where, store_day_predicate
 from jobs.settings import load_settings
 from jobs.spark import get_spark
@@ -142,13 +143,6 @@ def merge_total(spark: Any, lake: str, driver: int, round_no: int) -> None:
 COMMITS = {"write": write_lines, "merge": merge_total}  # each round's, in this order
 
 
-def first_line(exc: Exception) -> str:
-    """The Java exception's class and message (or Python's), on one line."""
-    java = getattr(exc, "java_exception", None)
-    text = str(java.toString()) if java is not None else f"{type(exc).__name__}: {exc}"
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.commit_driver")
     parser.add_argument("--driver", type=int, required=True)
@@ -195,7 +189,7 @@ def main() -> None:
                     if lake not in args.uncoordinated_lake:
                         raise
                     failures.append(
-                        {"lake": lake, "round": round_no, "op": op, "error": first_line(exc)}
+                        {"lake": lake, "round": round_no, "op": op, "error": one_line(exc)}
                     )
     claims = dynamodb_claims(spark, args.dynamodb) if args.dynamodb else None
     spark.stop()
