@@ -33,17 +33,6 @@ SPARK_TEST_CONF = {
 TEST_JVM_OPTIONS = ["-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=256m"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end modules (`slow`, `k8s`: several minutes each) first, the rest in file
-    order: with `make test`'s two pytest-xdist workers (--dist loadfile), the long ones start
-    at once on both workers instead of ending the run on one."""
-
-    def light(item: pytest.Item) -> bool:
-        return not any(item.get_closest_marker(name) for name in ("slow", "k8s"))
-
-    items.sort(key=light)
-
-
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's RETAILMAX_* variables."""

@@ -40,6 +40,9 @@ from tests.s3 import (
     upload_folder,
 )
 
+# A retail_daily day on the buckets in a subprocess (tests/bucket_day.py): minutes.
+pytestmark = pytest.mark.slow
+
 BUCKET = "retailmax-landing"
 NEW_STORE = 7  # sends POS files before it is in reference/stores.csv
 
