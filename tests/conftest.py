@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import date
@@ -15,7 +17,9 @@ from jobs.settings import Settings, load_settings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Airflow, once imported, writes its config under AIRFLOW_HOME: never the developer's own.
+# One per pytest process (each xdist worker and the controller), removed when it exits.
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="retailmax-airflow-home-")
+atexit.register(shutil.rmtree, os.environ["AIRFLOW_HOME"], ignore_errors=True)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 
 # Delta's own fast test settings (few snapshot partitions, small log cache) and a tiny Spark.

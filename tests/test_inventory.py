@@ -206,3 +206,43 @@ def test_windows_read_the_folders_around_them_and_the_daily_run_reconciles_first
     assert [(r.location_id, r.sku, r.state_on_hand, r.ledger_on_hand, r.difference)
             for r in found.itertuples()] == [("STORE-1", "SKU-A", 999, 4, 995)]  # fmt: skip
     assert levels(lake) == {("STORE-1", "SKU-A"): 11}
+
+
+def test_a_window_takes_its_start_not_its_end_and_quarantines_in_the_daily_run(
+    spark: SparkSession, local_settings: Settings, landing: Path, lake: Path
+) -> None:
+    from jobs.inventory import run
+
+    # One WMS file of 4 March; the 23:00-23:15Z window, by hand: W-1 (at its start) and W-2
+    # (23:14:59Z, written in Paris time) are in it; W-0 (a second early), W-3 (at its end)
+    # and W-4 (a time that does not parse) are not.
+    received = [
+        ("W-0", "2024-03-04T22:59:59+00:00", "1"),
+        ("W-1", "2024-03-04T23:00:00+00:00", "2"),
+        ("W-2", "2024-03-05T00:14:59+01:00", "4"),
+        ("W-3", "2024-03-04T23:15:00+00:00", "8"),
+        ("W-4", "2024-03-04 23:05", "16"),
+    ]
+    write_movements(
+        landing,
+        DAY,
+        [[key, "RECEIPT", ts, "STORE-1", "SKU-A", n, "", "", ""] for key, ts, n in received],
+    )
+    daily = context_for(local_settings, landing, lake)
+    window = replace(daily, since=datetime(2024, 3, 4, 23, 0), until=datetime(2024, 3, 4, 23, 15))
+    figures = run(window)
+    assert (figures["movements"], figures["quarantined"]) == (2, 0)
+    assert sorted(table(lake, "silver.stock_movements").movement_key) == ["WMS-W-1", "WMS-W-2"]
+    assert levels(lake) == {("STORE-1", "SKU-A"): 6}
+    # Nothing to quarantine: the table is there for its readers, with no commit but its creation.
+    quarantine = DeltaTable(str(lake / "quarantine" / "stock_movements"))
+    assert (quarantine.version(), len(quarantine.to_pandas())) == (0, 0)
+
+    # The daily run takes the whole file: 1 + 2 + 4 + 8, and quarantines the bad time.
+    figures = run(daily)
+    assert (figures["movements"], figures["quarantined"]) == (5, 1)
+    assert levels(lake) == {("STORE-1", "SKU-A"): 15}
+    quarantined = table(lake, "quarantine.stock_movements")
+    assert [(r.movement_key, list(r.rules)) for r in quarantined.itertuples()] == [
+        ("WMS-W-4", ["bad_type"])
+    ]

@@ -58,8 +58,10 @@ def load_new_rows(
 def load_new_movements(
     spark: SparkSession, df: DataFrame, spec: TableSpec, lake_root: str, dates: Sequence[date]
 ) -> None:
-    """Inserts the movements whose key is not in the table yet: re-running a batch adds nothing."""
+    """Inserts the movements whose key is not in the table yet: re-running a batch adds nothing.
+    No dates (nothing to insert) creates the table when absent and commits nothing."""
     if not dates:
+        ensure_table(spark, spec, lake_root)
         return
     load_new_rows(
         spark, df, spec, lake_root, _in_list("movement_date", sorted(dates)), ("movement_key",)

@@ -210,16 +210,39 @@ def opening_to_ledger(opening_df: DataFrame, snapshot_date: date) -> DataFrame:
     )
 
 
+def in_window(ts: Column, since: datetime | None, until: datetime | None) -> Column:
+    """since <= ts < until (UTC); no bound when None. A null ts is in no window."""
+    condition: Column = ts.isNotNull()
+    if since is not None:
+        condition = condition & (ts >= F.lit(since))
+    if until is not None:
+        condition = condition & (ts < F.lit(until))
+    return condition
+
+
 def filter_window(
     ledger_df: DataFrame, since: datetime | None, until: datetime | None
 ) -> DataFrame:
     """Movements with since <= movement_ts < until (UTC); no bound when None."""
-    condition: Column = F.lit(True)
-    if since is not None:
-        condition = condition & (F.col("movement_ts") >= F.lit(since))
-    if until is not None:
-        condition = condition & (F.col("movement_ts") < F.lit(until))
-    return ledger_df.where(condition)
+    if since is None and until is None:
+        return ledger_df
+    return ledger_df.where(in_window(F.col("movement_ts"), since, until))
+
+
+def wms_lines_in_window(
+    movements_df: DataFrame, since: datetime | None, until: datetime | None
+) -> DataFrame:
+    """The WMS lines (read as text) whose movement_ts parses into the window, before
+    wms_to_ledger: filter_window after it gives the same rows, but Spark leaves a filter on a
+    derived column above the projection that derives it, so every line of the date's files
+    would get its movement_key, read_rules and raw_record first (an intraday batch late in
+    the day reads all of the day's files). No bound keeps every line, unparsable ones too:
+    the daily run quarantines them."""
+    if since is None and until is None:
+        return movements_df
+    return movements_df.where(
+        in_window(typed_value("movement_ts", T.TimestampType()), since, until)
+    )
 
 
 def dedupe_movements(ledger_df: DataFrame) -> DataFrame:
