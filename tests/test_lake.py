@@ -1,4 +1,5 @@
-"""Table creation: a race between shards is retried, anything else is not."""
+"""Table creation: a race between shards is retried, anything else is not. Session confs
+set for one block are put back."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.lake import ensure_table
+from jobs.lake import ensure_table, session_conf
 from jobs.sales.tables import GOLD_DAILY_STORE_SALES
 
 
@@ -38,3 +39,17 @@ def test_an_error_that_is_no_race_is_raised_at_once(spark: SparkSession, lake: P
     with pytest.raises(PySparkException) as raised:
         ensure_table(spark, bad, str(lake))
     assert "no_such_column" in str(raised.value)
+
+
+def test_a_conf_set_for_a_block_is_put_back_even_when_the_block_fails(
+    spark: SparkSession,
+) -> None:
+    was_set, never_set = "spark.retailmax.test.was_set", "spark.retailmax.test.never_set"
+    spark.conf.set(was_set, "before")
+    with pytest.raises(RuntimeError), session_conf(spark, was_set, "inside"):
+        assert spark.conf.get(was_set) == "inside"
+        raise RuntimeError("the block fails")
+    with session_conf(spark, never_set, "inside"):
+        assert spark.conf.get(never_set) == "inside"
+    assert (spark.conf.get(was_set), spark.conf.get(never_set, None)) == ("before", None)
+    spark.conf.unset(was_set)

@@ -47,7 +47,7 @@ from jobs.customers.tables import (
 )
 from jobs.errors import BadArgumentError
 from jobs.files import read_bytes
-from jobs.lake import TableSpec, ensure_table, read_table
+from jobs.lake import TableSpec, ensure_table, read_table, session_conf
 from jobs.sales.tables import BRONZE_POS_LINES, QUARANTINE_SALES_LINES, SILVER_SALES_LINES
 from jobs.spark import get_spark
 
@@ -279,12 +279,8 @@ def _purge(spark: SparkSession, spec: TableSpec, lake_root: str, retention_hours
 
     path = spec.path(lake_root)
     spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
-    previous = spark.conf.get(RETENTION_CHECK, "true")
-    spark.conf.set(RETENTION_CHECK, "false")  # erasure must not wait the usual 7 days
-    try:
+    with session_conf(spark, RETENTION_CHECK, "false"):  # not the usual 7 days' wait
         DeltaTable.forPath(spark, path).vacuum(retention_hours)
-    finally:
-        spark.conf.set(RETENTION_CHECK, previous or "true")
     log.info("vacuumed %s (retain %s hours)", spec.name, retention_hours)
 
 

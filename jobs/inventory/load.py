@@ -25,11 +25,12 @@ from jobs.inventory.tables import (
     STOCK_LEVELS,
     STOCK_RECONCILIATION,
 )
-from jobs.lake import TableSpec, ensure_table, replace_where, sql_literal
+from jobs.lake import TableSpec, ensure_table, replace_where, session_conf, sql_literal
 
 log = logging.getLogger(__name__)
 
 FEED_NAME = "availability.csv"
+MERGE_REPARTITION_BEFORE_WRITE = "spark.databricks.delta.merge.repartitionBeforeWrite.enabled"
 MANIFEST_NAME = "manifest.json"
 
 
@@ -101,8 +102,12 @@ def load_levels(
     )
     merge = target.merge(source_df.alias("s"), condition).whenMatchedUpdateAll()
     if new_keys:
-        merge = merge.whenNotMatchedInsertAll()
-    merge.execute()
+        merge.whenNotMatchedInsertAll().execute()
+    else:
+        # Update-only, each target file's rows stay in one task, so each location is still one
+        # file without Delta's shuffle by partition before the write (docs/performance.md).
+        with session_conf(spark, MERGE_REPARTITION_BEFORE_WRITE, "false"):
+            merge.execute()
     log.info("merged %s for %d locations", STOCK_LEVELS.name, len(locations))
 
 
