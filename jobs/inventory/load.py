@@ -30,8 +30,8 @@ from jobs.lake import TableSpec, ensure_table, replace_where, session_conf, sql_
 log = logging.getLogger(__name__)
 
 FEED_NAME = "availability.csv"
-MERGE_REPARTITION_BEFORE_WRITE = "spark.databricks.delta.merge.repartitionBeforeWrite.enabled"
 MANIFEST_NAME = "manifest.json"
+MERGE_REPARTITION_BEFORE_WRITE = "spark.databricks.delta.merge.repartitionBeforeWrite.enabled"
 
 
 def _in_list(column: str, values: Sequence[date | str]) -> str:
