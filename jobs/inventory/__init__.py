@@ -96,7 +96,7 @@ def apply_batch(spark: SparkSession, context: RunContext, batch_df: DataFrame) -
         "quarantined": quarantined_df.count(),
     }
     # Most batches quarantine nothing: the table is still created, but no MERGE runs for an
-    # empty source (its join and commit cost seconds for nothing).
+    # empty source (Delta would commit nothing; its join costs seconds for nothing).
     quarantined_dates = dates if figures["quarantined"] else []
     load.load_new_movements(
         spark, quarantined_df, QUARANTINE_STOCK_MOVEMENTS, lake, quarantined_dates
