@@ -4,6 +4,10 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# uv installs the locked dependencies (uv.lock); it lives in its own small venv in .cache.
+UV_VERSION := 0.13.9
+UV_HOME := .cache/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
 JAR_CACHE := .cache/jars
 DEMO_LANDING := data/landing
 DEMO_LAKE := data/lake
@@ -11,13 +15,13 @@ DEMO_LAKE := data/lake
 .PHONY: setup k8s-tools demo airflow test lint typecheck unit bench clean help
 
 help:
-	@echo "make setup  - create .venv, install the project and dev tools, fetch Delta's jars once"
+	@echo "make setup  - create .venv from uv.lock (the project, its dev tools), fetch Delta's jars once"
 	@echo "make demo   - setup, generate 50 stores x 3 days, run retail_daily in Airflow, summary"
 	@echo "make airflow - Airflow standalone with these DAGs on http://localhost:8080"
 	@echo "make test   - setup, ruff, mypy, pytest"
 	@echo "make bench  - benchmarks (see benchmarks/README.md)"
 
-# Re-installs only when pyproject.toml changes; the jar fetch is a no-op once cached.
+# Re-installs only when pyproject.toml or uv.lock changes; the jar fetch is a no-op once cached.
 # Debian's chromium and chromium-driver: the report test renders the daily page in them.
 setup: $(STAMP)
 	@$(PY) -m jobs.jars fetch --dest $(JAR_CACHE) > /dev/null
@@ -28,15 +32,25 @@ setup: $(STAMP)
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver > /dev/null; }
 	@$(PY) -m jobs.doctor || { \
 	  echo "repairing pyspark (pyspark-client clash)"; \
-	  $(PY) -m pip install -q --force-reinstall --no-deps pyspark==4.2.0 && $(PY) -m jobs.doctor; }
+	  $(UV) pip install -q --python $(PY) --reinstall --no-deps pyspark==4.2.0 && $(PY) -m jobs.doctor; }
 	@$(PY) -m jobs.doctor --local-fs --class-archive
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) > /dev/null || { echo "$(PYTHON) is required"; exit 1; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[dev]'
+# .venv is exactly uv.lock (with the dev extra and this project, editable). uv's cache makes a
+# fresh clone's install take about a second; it tries that offline first, then the registry.
+# A .venv that pip built before uv.lock holds pyspark-client, whose removal would take
+# pyspark's files with it: that venv is built again.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	@if ls -d $(VENV)/lib/python3*/site-packages/pyspark_client-* > /dev/null 2>&1; then \
+	  echo "rebuilding $(VENV) (made by pip, with pyspark-client)"; rm -rf $(VENV); fi
+	@export UV_PYTHON_DOWNLOADS=never; \
+	  $(UV) sync -q --locked --extra dev --python $(PYTHON) --offline 2> /dev/null || \
+	  $(UV) sync -q --locked --extra dev --python $(PYTHON)
 	@touch $(STAMP)
+
+$(UV):
+	@command -v $(PYTHON) > /dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/python -m pip install -q uv==$(UV_VERSION)
 
 # The main job: 50 stores x 3 days with anomalies, run day by day by real Airflow
 # (`airflow dags test retail_daily D`, SQLite in .airflow/, local backend), then a summary.

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -197,11 +199,34 @@ def _mvn(goal: list[str], coordinate: str, cwd: Path | None = None) -> None:
         raise RuntimeSetupError(f"could not fetch {coordinate}: {reason.strip()}")
 
 
+def local_repository() -> Path:
+    """Maven's local repository: `-Dmaven.repo.local` in MAVEN_OPTS, else ~/.m2/repository."""
+    for option in shlex.split(os.environ.get("MAVEN_OPTS", "")):
+        if option.startswith("-Dmaven.repo.local="):
+            return Path(option.split("=", 1)[1]).expanduser()
+    return Path.home() / ".m2" / "repository"
+
+
+def verified_local_jar(jar: MavenJar, repository: Path) -> Path | None:
+    """The jar in Maven's local repository when its SHA-1 matches the `.sha1` file Maven
+    downloaded beside it from the remote repository; None otherwise (absent, no checksum, or a
+    mismatch), and Maven fetches it."""
+    path = repository.joinpath(*jar.group.split("."), jar.artifact, jar.version, jar.file_name)
+    checksum = path.with_name(path.name + ".sha1")
+    if not (path.is_file() and checksum.is_file()):
+        return None
+    expected = checksum.read_text().split(maxsplit=1)
+    with path.open("rb") as data:
+        actual = hashlib.file_digest(data, "sha1").hexdigest()
+    return path if expected and expected[0].lower() == actual else None
+
+
 def fetch_jars(
     cache_dir: Path, scope: str = "local", skip: frozenset[str] = frozenset()
 ) -> list[Path]:
-    """Downloads the missing jars of `scope` into cache_dir with Maven (once; a no-op when all
-    are there). `skip`: group:artifact keys not fetched (and not returned)."""
+    """Puts the missing jars of `scope` into cache_dir (once; a no-op when all are there):
+    copied from Maven's local repository when there with a matching checksum, else fetched by
+    Maven (one JVM per jar). `skip`: group:artifact keys not fetched (and not returned)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     # One fetch at a time per folder (test workers share ~/.cache): a jar half copied by one
     # process must never be read by another. Each is copied to a temporary folder, then moved.
@@ -210,16 +235,23 @@ def fetch_jars(
         for jar in missing_jars(cache_dir, scope):
             if jar.key in skip:
                 continue
-            print(f"fetching {jar.coordinate} -> {cache_dir}", file=sys.stderr)
+            local = verified_local_jar(jar, local_repository())
+            print(
+                f"{'copying' if local else 'fetching'} {jar.coordinate} -> {cache_dir}",
+                file=sys.stderr,
+            )
             with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".fetch-") as tmp:
-                _mvn(
-                    [
-                        f"{DEPENDENCY_PLUGIN}:copy",
-                        f"-Dartifact={jar.coordinate}",
-                        f"-DoutputDirectory={tmp}",
-                    ],
-                    jar.coordinate,
-                )
+                if local:
+                    shutil.copyfile(local, Path(tmp) / jar.file_name)
+                else:
+                    _mvn(
+                        [
+                            f"{DEPENDENCY_PLUGIN}:copy",
+                            f"-Dartifact={jar.coordinate}",
+                            f"-DoutputDirectory={tmp}",
+                        ],
+                        jar.coordinate,
+                    )
                 os.replace(Path(tmp) / jar.file_name, cache_dir / jar.file_name)
     return [cache_dir / jar.file_name for jar in required_jars(scope) if jar.key not in skip]
 

@@ -12,10 +12,20 @@ from importlib.metadata import distribution
 from pathlib import Path
 
 import pyspark
+import pytest
 from dockerfile_parse import DockerfileParser
 from packaging.requirements import Requirement
 
-from jobs.jars import JARS_FILE, LOCK_FILE, all_jars, lock, required_jars
+from jobs.jars import (
+    JARS_FILE,
+    LOCK_FILE,
+    all_jars,
+    fetch_jars,
+    local_repository,
+    lock,
+    required_jars,
+    verified_local_jar,
+)
 from jobs.orchestration.factory import JMX_EXPORTER_JAR
 from jobs.settings import PROJECT_ROOT
 
@@ -153,3 +163,32 @@ def test_the_image_lock_pins_exactly_the_tested_runtime_packages() -> None:
     pinned = dict(line.split("==") for line in lines)
     expected = runtime_closure()
     assert pinned == expected, "regenerate docker/requirements.lock from the test venv"
+
+
+# `printf 'jar bytes' | sha1sum`
+JAR_BYTES_SHA1 = "01c56e3ae46c962debe4976038d5ba38d1e61ef7"
+
+
+def test_setup_copies_a_jar_from_mavens_repository_only_when_its_checksum_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository = tmp_path / "m2"
+    monkeypatch.setenv("MAVEN_OPTS", f"-Xmx512m -Dmaven.repo.local={repository}")
+    assert local_repository() == repository
+    jar = next(j for j in required_jars("local") if j.key == "io.delta:delta-storage")
+    folder = repository / "io" / "delta" / "delta-storage" / jar.version
+    folder.mkdir(parents=True)
+    (folder / jar.file_name).write_bytes(b"jar bytes")
+    assert verified_local_jar(jar, repository) is None  # no checksum beside it
+    (folder / f"{jar.file_name}.sha1").write_text("0" * 40)
+    assert verified_local_jar(jar, repository) is None  # a checksum that does not match
+    (folder / f"{jar.file_name}.sha1").write_text(f"{JAR_BYTES_SHA1}  {jar.file_name}\n")
+    assert verified_local_jar(jar, repository) == folder / jar.file_name
+
+    # Every other jar skipped, and no Maven on PATH: a fetch that did not copy would fail here.
+    monkeypatch.setenv("PATH", str(tmp_path / "no-maven"))
+    others = frozenset(j.key for j in required_jars("local") if j != jar)
+    dest = tmp_path / "jars"
+    assert fetch_jars(dest, "local", skip=others) == [dest / jar.file_name]
+    assert (dest / jar.file_name).read_bytes() == b"jar bytes"
+    assert sorted(p.name for p in dest.iterdir()) == [".fetch.lock", jar.file_name]
