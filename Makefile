@@ -68,8 +68,11 @@ lint: setup
 	$(VENV)/bin/ruff check jobs dags tests benchmarks
 	$(VENV)/bin/ruff format --check jobs dags tests benchmarks
 
+# mypy's cache is shared by every clone (~/.cache/retailmax/mypy): it checks each file's hash
+# against its cache entry, so a fresh clone re-checks only what differs (20 s -> about 1 s).
+MYPY_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/retailmax/mypy
 typecheck: setup
-	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --cache-dir $(MYPY_CACHE)
 
 # The `k8s` tests' real API server: kube-apiserver and kine built once from the Go module proxy
 # (3-10 minutes cold on 2 cores), cached in ~/.cache/retailmax/bin by version, then reused.
