@@ -4,6 +4,7 @@ out-of-order and re-sent movements, quarantine; idempotence; MERGE pruning from 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import replace
 from datetime import date, datetime
@@ -149,6 +150,16 @@ def test_the_levels_merge_rewrites_only_the_batchs_locations(
     assert (metrics["numTargetFilesRemoved"], metrics["numTargetFilesAdded"]) == (1, 1)
     assert (metrics["numTargetRowsUpdated"], metrics["numTargetRowsCopied"]) == (1, 1)
     assert levels(lake)[("STORE-1", "SKU-A")] == 9
+    # A file holds all of its location's SKUs, so the table keeps no per-column min/max in its
+    # file statistics, only the row count: STORE-1's new file holds SKU-A and SKU-B.
+    actions = [json.loads(line) for line in last_commit(Path(path)).read_text().splitlines()]
+    added = [json.loads(action["add"]["stats"]) for action in actions if "add" in action]
+    assert added == [{"numRecords": 2}]
+
+
+def last_commit(table: Path) -> Path:
+    """The JSON file of the table's latest Delta commit."""
+    return sorted((table / "_delta_log").glob("*.json"))[-1]
 
 
 HEADER = (
