@@ -232,10 +232,11 @@ def fetch_jars(
     # process must never be read by another. Each is copied to a temporary folder, then moved.
     with (cache_dir / ".fetch.lock").open("w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
+        repository = local_repository()
         for jar in missing_jars(cache_dir, scope):
             if jar.key in skip:
                 continue
-            local = verified_local_jar(jar, local_repository())
+            local = verified_local_jar(jar, repository)
             print(
                 f"{'copying' if local else 'fetching'} {jar.coordinate} -> {cache_dir}",
                 file=sys.stderr,
