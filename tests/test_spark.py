@@ -24,6 +24,32 @@ def test_session_has_delta_and_utc(spark: SparkSession) -> None:
     assert conf.get("spark.sql.session.timeZone") == "UTC"
 
 
+def test_a_session_that_compiled_more_than_100_queries_keeps_the_first_ones(
+    spark: SparkSession,
+) -> None:
+    """local.yaml's cache of generated classes (spark.sql.codegen.cache.maxEntries): with
+    Spark's default of 100, the first of 120 different queries is compiled again when it comes
+    back; with the conf's, it is not. (The queries' code is generated and compiled, as when
+    they run, without running them.)"""
+    from pyspark.sql import functions as F
+
+    codegen = spark._jvm.org.apache.spark.metrics.source.CodegenMetrics  # type: ignore[union-attr]
+    compiles = codegen.METRIC_COMPILATION_TIME()
+
+    def compile_query(number: int) -> None:
+        # The literal is in the generated code: each number is a class of its own.
+        query = spark.range(0, 1, 1, 1).select(F.col("id") * 2 + number)
+        query._jdf.queryExecution().debug().codegenToSeq()
+
+    for number in range(1, 121):
+        compile_query(number)
+    before = compiles.getCount()
+    compile_query(1)
+    assert compiles.getCount() == before
+    compile_query(121)  # a new one is compiled: the count does move
+    assert compiles.getCount() == before + 1
+
+
 def test_local_conf_uses_the_cached_jars_only(local_settings) -> None:
     conf = spark_conf(local_settings)
     jars = conf["spark.jars"].split(",")
