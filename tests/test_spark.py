@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.errors import RuntimeSetupError
@@ -31,8 +32,6 @@ def test_a_session_that_compiled_more_than_100_queries_keeps_the_first_ones(
     Spark's default of 100, the first of 120 different queries is compiled again when it comes
     back; with the conf's, it is not. (The queries' code is generated and compiled, as when
     they run, without running them.)"""
-    from pyspark.sql import functions as F
-
     codegen = spark._jvm.org.apache.spark.metrics.source.CodegenMetrics  # type: ignore[union-attr]
     compiles = codegen.METRIC_COMPILATION_TIME()
 
