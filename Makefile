@@ -12,13 +12,14 @@ JAR_CACHE := .cache/jars
 DEMO_LANDING := data/landing
 DEMO_LAKE := data/lake
 
-.PHONY: setup k8s-tools demo airflow test lint typecheck unit bench clean help
+.PHONY: setup k8s-tools demo airflow test test-quick lint typecheck unit bench clean help
 
 help:
 	@echo "make setup  - create .venv from uv.lock (the project, its dev tools), fetch Delta's jars once"
 	@echo "make demo   - setup, generate 50 stores x 3 days, run retail_daily in Airflow, summary"
 	@echo "make airflow - Airflow standalone with these DAGs on http://localhost:8080"
 	@echo "make test   - setup, ruff, mypy, pytest"
+	@echo "make test-quick - ruff, mypy, pytest without the slow and k8s tests (no API server)"
 	@echo "make bench  - benchmarks (see benchmarks/README.md)"
 
 # Re-installs only when pyproject.toml or uv.lock changes; the jar fetch is a no-op once cached.
@@ -89,6 +90,13 @@ unit: setup k8s-tools
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck unit
+
+# A quicker lane beside `make test` (not instead of it: CI runs `make test`): ruff, mypy and
+# every test but the `slow` ones (real Airflow runs, a driver per subprocess, the buckets) and
+# the `k8s` ones (the real API server: no kube-apiserver or kine to build). Everything it
+# leaves out runs in `make test`.
+test-quick: lint typecheck
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow and not k8s"
 
 bench: setup
 	$(PY) -m benchmarks.day
