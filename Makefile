@@ -86,8 +86,9 @@ k8s-tools: setup
 # Two pytest-xdist workers, each with its own Spark session, each module on one worker (its
 # module-scoped lakes are built once). `make unit TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= 2
+PYTEST = $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 unit: setup k8s-tools
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PYTEST)
 
 test: lint typecheck unit
 
@@ -96,7 +97,7 @@ test: lint typecheck unit
 # the `k8s` ones (the real API server: no kube-apiserver or kine to build). Everything it
 # leaves out runs in `make test`.
 test-quick: lint typecheck
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow and not k8s"
+	$(PYTEST) -m "not slow and not k8s"
 
 bench: setup
 	$(PY) -m benchmarks.day
