@@ -94,6 +94,7 @@ JOBS: dict[str, JobSpec] = _specs(
             "quarantine.sales_lines",
             "gold.daily_store_sales",
             "gold.daily_sales_summary",
+            "gold.daily_store_sku_sales",
         ),
     ),
     JobSpec(

@@ -215,6 +215,7 @@ def winning_lines(landing: Path) -> list[dict]:
             "sale_date": key[0],
             "store_id": key[1],
             "transaction_id": row[0],
+            "sku": row[5],
             "quantity": int(row[6]),
             "unit_price": Decimal(row[7]),
             "discount_amount": Decimal(row[8] or "0"),
@@ -223,8 +224,8 @@ def winning_lines(landing: Path) -> list[dict]:
     ]
 
 
-def expected_daily_store_sales(landing: Path) -> pd.DataFrame:
-    """gold.daily_store_sales computed with pandas from the oracle's winning lines."""
+def expected_sales_figures(landing: Path, keys: list[str]) -> pd.DataFrame:
+    """The gold sales figures per `keys` of the oracle's winning lines, computed with pandas."""
     lines = pd.DataFrame(winning_lines(landing))
     lines["amount"] = lines.quantity.map(Decimal) * lines.unit_price
     sold, returned = lines.quantity > 0, lines.quantity < 0
@@ -232,7 +233,7 @@ def expected_daily_store_sales(landing: Path) -> pd.DataFrame:
     lines["units_returned"] = (-lines.quantity).where(returned, 0)
     lines["gross_sales"] = lines.amount.where(sold, Decimal(0))
     lines["returns_value"] = (-lines.amount).where(returned, Decimal(0))
-    expected = lines.groupby(["sale_date", "store_id"]).agg(
+    expected = lines.groupby(keys).agg(
         transactions=("transaction_id", "nunique"),
         lines=("transaction_id", "size"),
         units_sold=("units_sold", "sum"),
@@ -243,6 +244,11 @@ def expected_daily_store_sales(landing: Path) -> pd.DataFrame:
     )
     expected["net_sales"] = expected.gross_sales - expected.discounts - expected.returns_value
     return expected.sort_index()
+
+
+def expected_daily_store_sales(landing: Path) -> pd.DataFrame:
+    """gold.daily_store_sales computed with pandas from the oracle's winning lines."""
+    return expected_sales_figures(landing, ["sale_date", "store_id"])
 
 
 def latest_orders(landing: Path, day: date) -> dict[str, dict]:

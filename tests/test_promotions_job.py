@@ -21,7 +21,14 @@ import pytest
 from jobs.context import RunContext
 from jobs.inventory.tables import STOCK_LEVELS
 from jobs.lake import ensure_table
-from jobs.sales.tables import DQ_RESULTS, SILVER_SALES_LINES
+from jobs.sales.tables import (
+    DQ_RESULTS,
+    GOLD_DAILY_SALES_SUMMARY,
+    GOLD_DAILY_STORE_SALES,
+    GOLD_DAILY_STORE_SKU_SALES,
+    SILVER_SALES_LINES,
+)
+from jobs.sales.transforms import daily_store_sku_sales
 from jobs.settings import Settings
 from tests.conftest import PROJECT_ROOT
 from tests.tables import snapshot, table
@@ -162,10 +169,13 @@ def sales_rows() -> list[dict[str, Any]]:
 
 
 def write_table(spark: Any, spec: Any, lake: Path, rows: list[dict[str, Any]]) -> None:
-    ensure_table(spark, spec, str(lake))
-    spark.createDataFrame(rows, spec.schema).write.format("delta").mode("append").save(
-        spec.path(str(lake))
-    )
+    write_frame(spec, lake, spark.createDataFrame(rows, spec.schema))
+
+
+def write_frame(spec: Any, lake: Path, frame: Any) -> None:
+    ensure_table(frame.sparkSession, spec, str(lake))
+    columns = [frame[f.name].cast(f.dataType).alias(f.name) for f in spec.schema]
+    frame.select(*columns).write.format("delta").mode("append").save(spec.path(str(lake)))
 
 
 def context_for(base: Settings, landing: Path, lake: Path, day: date) -> RunContext:
@@ -216,6 +226,14 @@ def world(spark: Any, local_settings: Settings, tmp_path_factory: pytest.TempPat
             {"sale_date": DAY, "store_id": s, "job": "sales", "metric": m, "value": v}
             for s, m, v in DQ
         ],
+    )
+    # gold.daily_store_sku_sales of the other days, as sales-gold writes it (its transform is
+    # checked against pandas in test_sales_job); sales-gold itself runs for WEEK_AGO and DAY.
+    earlier = spark.read.format("delta").load(SILVER_SALES_LINES.path(str(lake)))
+    write_frame(
+        GOLD_DAILY_STORE_SKU_SALES,
+        lake,
+        daily_store_sku_sales(earlier.where(~earlier.sale_date.isin(WEEK_AGO, DAY))),
     )
     for day in (WEEK_AGO, DAY):
         run_gold_step(context_for(local_settings, landing, lake, day))
@@ -610,3 +628,39 @@ def test_a_date_without_gold_sales_exits_3_before_writing(
     )
     assert error.value.exit_code == ExitCode.MISSING_INPUT
     assert not (tmp_path / "lake" / "gold").exists()
+
+
+def test_a_velocity_day_missing_from_the_daily_sku_table_exits_3_before_writing(
+    spark: Any, world: Path, local_settings: Settings, tmp_path: Path
+) -> None:
+    """Store sales on 03-05 in gold.daily_store_sales but not in gold.daily_store_sku_sales (a
+    lake from before sales-gold wrote it): the velocity would count 03-05 as a day without
+    sales, so the run stops in one line naming the date."""
+    from jobs.errors import ExitCode, MissingInputError
+    from jobs.promotions import run as run_promotions
+
+    lake = tmp_path / "lake"
+    write_table(spark, GOLD_DAILY_SALES_SUMMARY, lake, [{"sale_date": DAY, "channel": "STORE"}])
+    write_table(
+        spark,
+        GOLD_DAILY_STORE_SALES,
+        lake,
+        [{"sale_date": day, "store_id": 1} for day in (sale_date(5), DAY)],
+    )
+    write_table(
+        spark,
+        GOLD_DAILY_STORE_SKU_SALES,
+        lake,
+        [
+            {"sale_date": DAY, "store_id": 1, "sku": "G1", "channel": "STORE"},
+            {"sale_date": sale_date(5), "store_id": 0, "sku": "G1", "channel": "ONLINE"},
+        ],
+    )
+    with pytest.raises(MissingInputError) as error:
+        run_promotions(context_for(local_settings, world / "landing", lake, DAY))
+    assert str(error.value) == (
+        "gold.daily_store_sku_sales has no store rows for 2024-03-05 "
+        "(gold.daily_store_sales has): run sales-gold for those dates"
+    )
+    assert error.value.exit_code == ExitCode.MISSING_INPUT
+    assert not (lake / "gold" / "product_velocity").exists()

@@ -19,7 +19,12 @@ from jobs.errors import DataQualityGateError, ExitCode
 from jobs.sales import run, run_gold_step
 from jobs.settings import QualitySettings, Settings
 from tests.conftest import settings_for
-from tests.pos_oracle import check_landing, expected_daily_store_sales
+from tests.pos_oracle import (
+    check_landing,
+    expected_daily_store_sales,
+    expected_online_net_sales,
+    expected_sales_figures,
+)
 from tests.tables import snapshot, table
 
 DAYS = (date(2024, 3, 4), date(2024, 3, 5))
@@ -144,8 +149,33 @@ def test_gold_daily_store_sales_equal_an_independent_computation(
         assert actual_values == [Decimal(str(v)) for v in expected[column]], column
 
 
+def test_gold_store_sku_sales_equal_an_independent_computation(
+    sales_lake: Path, dirty_landing: Path
+) -> None:
+    expected = expected_sales_figures(dirty_landing, ["sale_date", "store_id", "sku"]).drop(
+        columns="transactions"
+    )
+    gold = table(sales_lake, "gold.daily_store_sku_sales")  # read without Spark
+    gold["sale_date"] = gold.sale_date.astype(str)
+    stores = gold[gold.channel == "STORE"].set_index(["sale_date", "store_id", "sku"]).sort_index()
+    assert list(stores.index) == list(expected.index)
+    for column in expected.columns:
+        actual_values = [Decimal(str(v)) for v in stores[column]]
+        assert actual_values == [Decimal(str(v)) for v in expected[column]], column
+    online = gold[gold.channel == "ONLINE"]
+    assert set(online.store_id) == {0}
+    for day, day_rows in online.groupby("sale_date"):
+        assert sum(day_rows.net_sales) == expected_online_net_sales(
+            dirty_landing, date.fromisoformat(day)
+        )
+
+
 def test_gold_tables_carry_column_comments(sales_lake: Path) -> None:
-    for name in ("gold/daily_store_sales", "gold/daily_sales_summary"):
+    for name in (
+        "gold/daily_store_sales",
+        "gold/daily_sales_summary",
+        "gold/daily_store_sku_sales",
+    ):
         schema = DeltaTable(str(sales_lake / name)).schema()
         for field in schema.fields:
             assert field.metadata.get("comment"), f"{name}.{field.name}"

@@ -96,21 +96,21 @@ def test_open_reservations_are_the_placed_orders_as_of_the_batch_end(spark: Spar
 
 
 def test_store_units_count_store_sales_in_the_7_and_28_day_windows(spark: SparkSession) -> None:
-    lines = spark.createDataFrame(
+    daily = spark.createDataFrame(
         [
             (date(2024, 3, 27), "STORE", 1, "A", 2),  # both windows
             (date(2024, 3, 10), "STORE", 1, "A", 3),  # 28 days only
             (date(2024, 2, 20), "STORE", 1, "A", 9),  # outside both
-            (date(2024, 3, 27), "STORE", 1, "A", -1),  # a return: not a sale
+            (date(2024, 3, 27), "STORE", 2, "A", 0),  # returns only: no units sold, no row
             (date(2024, 3, 27), "ONLINE", 0, "A", 4),  # not a store
         ],
-        "sale_date date, channel string, store_id int, sku string, quantity int",
+        "sale_date date, channel string, store_id int, sku string, units_sold long",
     )
     expected = spark.createDataFrame(
         [(1, "A", 2, 5)], "store_id int, sku string, units_7d long, units_28d long"
     )
     assert_df_equality(
-        store_units(lines, date(2024, 3, 28)), expected, ignore_row_order=True, ignore_nullable=True
+        store_units(daily, date(2024, 3, 28)), expected, ignore_row_order=True, ignore_nullable=True
     )
 
 

@@ -1,11 +1,12 @@
 """Job `promotions`: fast movers, promotion candidates, campaign results, and the figures of
 the daily sales report, for one date, after sales-gold and inventory.
 
-Reads silver.sales_lines (28 days, and each running campaign's pre-period),
-silver.stock_levels, the gold sales tables, ops.dq_results and the reference files; writes
-gold.product_velocity, gold.promotion_candidates, gold.campaign_performance and
-gold.daily_sales_report, each replaced for the date (a re-run gives the same rows). The
-`report` job then renders the HTML page from gold.daily_sales_report.
+Reads gold.daily_store_sku_sales (28 days), silver.sales_lines (each running campaign's
+period and pre-period), silver.stock_levels, the gold sales tables, ops.dq_results and the
+reference files; writes gold.product_velocity, gold.promotion_candidates,
+gold.campaign_performance and gold.daily_sales_report, each replaced for the date (a re-run
+gives the same rows). The `report` job then renders the HTML page from
+gold.daily_sales_report.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jobs.errors import MissingInputError
 from jobs.promotions import report_figures, transforms
 from jobs.promotions.extract import (
     extract_campaigns,
+    extract_daily_units,
     extract_dates,
     extract_stock_levels,
     first_line_date,
@@ -66,7 +68,7 @@ def run(context: RunContext) -> dict[str, Any]:
     velocity_df = load_date(
         spark,
         transforms.product_velocity(
-            transforms.store_units(lines_df, day),
+            transforms.store_units(extract_daily_units(spark, lake, day), day),
             transforms.store_stock(extract_stock_levels(spark, lake)),
             stores_df,
             products_df,

@@ -12,10 +12,11 @@ from pyspark.sql import functions as F
 
 from jobs.contracts.campaigns import CAMPAIGN_SCHEMA, CAMPAIGN_SCOPES
 from jobs.contracts.read import read_reference_jsonl
-from jobs.errors import RetailMaxError
+from jobs.errors import MissingInputError, RetailMaxError
 from jobs.inventory.tables import STOCK_LEVELS
 from jobs.lake import TableSpec, list_folder, read_table
 from jobs.promotions.transforms import VELOCITY_DAYS, running_on, window_start
+from jobs.sales.tables import CHANNEL_STORE, GOLD_DAILY_STORE_SALES, GOLD_DAILY_STORE_SKU_SALES
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +65,41 @@ def extract_dates(
     return read_table(spark, spec, lake_root).where(F.col(column).between(first, last))
 
 
+def extract_daily_units(spark: SparkSession, lake_root: str, run_date: date) -> DataFrame:
+    """gold.daily_store_sku_sales over the velocity's 28 days. A date of the window with store
+    sales in gold.daily_store_sales but none in this table (a lake written before sales-gold
+    wrote it, or a sales-gold run stopped between the two) stops the run in one line: the
+    velocity would count it as a day without sales."""
+    first = window_start(run_date, VELOCITY_DAYS)
+    daily_df = extract_dates(spark, GOLD_DAILY_STORE_SKU_SALES, lake_root, first, run_date)
+    missing = sorted(
+        row.sale_date
+        for row in extract_dates(spark, GOLD_DAILY_STORE_SALES, lake_root, first, run_date)
+        .select("sale_date")
+        .subtract(daily_df.where(F.col("channel") == CHANNEL_STORE).select("sale_date"))
+        .collect()
+    )
+    if missing:
+        dates = ", ".join(day.isoformat() for day in missing)
+        raise MissingInputError(
+            f"{GOLD_DAILY_STORE_SKU_SALES.name} has no store rows for {dates} "
+            f"(gold.daily_store_sales has): run sales-gold for those dates"
+        )
+    return daily_df
+
+
 def extract_stock_levels(spark: SparkSession, lake_root: str) -> DataFrame:
     """silver.stock_levels as the inventory job left it."""
     return read_table(spark, STOCK_LEVELS, lake_root)
 
 
 def first_line_date(campaigns_df: DataFrame, run_date: date) -> date:
-    """The earliest sale date the run reads: 28 days back, or a running campaign's pre-period."""
-    earliest = window_start(run_date, VELOCITY_DAYS)
+    """The earliest sale date the campaign results read: the first day of the earliest
+    pre-period of the campaigns running on run_date (run_date itself when none runs)."""
     running = running_on(campaigns_df, run_date)
     pre_start = running.select(
         F.min(F.date_sub("start_date", F.datediff("end_date", "start_date") + 1))
     ).first()
     if pre_start is not None and pre_start[0] is not None:
-        earliest = min(earliest, pre_start[0])
-    return earliest
+        return min(run_date, pre_start[0])
+    return run_date

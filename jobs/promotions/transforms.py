@@ -42,17 +42,19 @@ def store_stock(levels_df: DataFrame) -> DataFrame:
     )
 
 
-def store_units(lines_df: DataFrame, run_date: date) -> DataFrame:
-    """(store_id, sku, units_7d, units_28d): units sold in stores in the two windows."""
+def store_units(daily_df: DataFrame, run_date: date) -> DataFrame:
+    """(store_id, sku, units_7d, units_28d): units sold in stores in the two windows, summed
+    from gold.daily_store_sku_sales (units_sold: the quantities of its lines sold, not
+    returned)."""
     recent = F.col("sale_date") >= F.lit(window_start(run_date, RECENT_DAYS))
     sold = (
-        lines_df.where(F.col("channel") == CHANNEL_STORE)
+        daily_df.where(F.col("channel") == CHANNEL_STORE)
         .where(F.col("sale_date").between(window_start(run_date, VELOCITY_DAYS), run_date))
-        .where(F.col("quantity") > 0)
+        .where(F.col("units_sold") > 0)
     )
     return sold.groupBy("store_id", "sku").agg(
-        F.sum(F.when(recent, F.col("quantity")).otherwise(0)).cast("long").alias("units_7d"),
-        F.sum("quantity").cast("long").alias("units_28d"),
+        F.sum(F.when(recent, F.col("units_sold")).otherwise(0)).cast("long").alias("units_7d"),
+        F.sum("units_sold").cast("long").alias("units_28d"),
     )
 
 

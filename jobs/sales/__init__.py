@@ -21,6 +21,9 @@ from jobs.sales import extract, load, transforms
 from jobs.sales.tables import (
     BRONZE_POS_LINES,
     DQ_RESULTS,
+    GOLD_DAILY_SALES_SUMMARY,
+    GOLD_DAILY_STORE_SALES,
+    GOLD_DAILY_STORE_SKU_SALES,
     ONLINE_STORE_ID,
     QUARANTINE_SALES_LINES,
     SILVER_SALES_LINES,
@@ -120,7 +123,8 @@ def run_store_days(spark: SparkSession, context: RunContext) -> dict[str, Any]:
 
 
 def run_gold(spark: SparkSession, context: RunContext) -> dict[str, Any]:
-    """Online orders of the date into silver, then both gold tables from silver for the date."""
+    """Online orders of the date into silver, then the three gold tables from silver for the
+    date."""
     settings, run_date = context.settings, context.run_date
     landing, lake = settings.landing_root, settings.lake_root
     orders_df = (
@@ -145,8 +149,12 @@ def run_gold(spark: SparkSession, context: RunContext) -> dict[str, Any]:
         .where(F.col("sale_date") == F.lit(run_date))
     )
     store_sales_df = transforms.daily_store_sales(day_df).cache()
-    summary_df = transforms.daily_sales_summary(day_df, stores_df, products_df)
-    load.load_gold(spark, store_sales_df, summary_df, lake, run_date)
+    gold = [
+        (GOLD_DAILY_STORE_SALES, store_sales_df),
+        (GOLD_DAILY_SALES_SUMMARY, transforms.daily_sales_summary(day_df, stores_df, products_df)),
+        (GOLD_DAILY_STORE_SKU_SALES, transforms.daily_store_sku_sales(day_df)),
+    ]
+    load.load_gold(spark, gold, lake, run_date)
     stores_with_sales = store_sales_df.count()
     store_sales_df.unpersist()
     online_lines = day_df.where(F.col("store_id") == ONLINE_STORE_ID).count()

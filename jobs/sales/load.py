@@ -8,10 +8,6 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.lake import TableSpec, ensure_table, replace_where, sql_literal, store_day_predicate
-from jobs.sales.tables import (
-    GOLD_DAILY_SALES_SUMMARY,
-    GOLD_DAILY_STORE_SALES,
-)
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +28,11 @@ def load_store_days(
 
 
 def load_gold(
-    spark: SparkSession,
-    store_sales_df: DataFrame,
-    summary_df: DataFrame,
-    lake_root: str,
-    run_date: date,
+    spark: SparkSession, frames: list[tuple[TableSpec, DataFrame]], lake_root: str, run_date: date
 ) -> None:
     """The gold tables for the whole date (written after the shards, by one writer)."""
     predicate = f"sale_date = {sql_literal(run_date.isoformat())}"
-    for spec, df in (
-        (GOLD_DAILY_STORE_SALES, store_sales_df),
-        (GOLD_DAILY_SALES_SUMMARY, summary_df),
-    ):
+    for spec, df in frames:
         ensure_table(spark, spec, lake_root)
         replace_where(df, spec, lake_root, predicate)
         log.info("wrote %s for %s", spec.name, run_date)

@@ -158,6 +158,22 @@ GOLD_DAILY_SALES_SUMMARY = TableSpec(
     "Daily sales by channel, region, format and category: online beside store sales.",
 )
 
+GOLD_DAILY_STORE_SKU_SALES = TableSpec(
+    "gold.daily_store_sku_sales",
+    T.StructType(
+        [
+            column("sale_date", T.DateType(), "business date"),
+            column("store_id", T.IntegerType(), "store; 0 for the web shop"),
+            column("sku", T.StringType(), "product"),
+            column("channel", T.StringType(), "STORE or ONLINE (store_id 0)"),
+            *[field for field in _FIGURES if field.name != "transactions"],
+        ]
+    ),
+    ("sale_date",),
+    "One row per store, SKU and date with at least one valid sales line: the daily grain "
+    "the 28-day velocity sums instead of re-reading the lines.",
+)
+
 ALL_TABLES = (
     BRONZE_POS_LINES,
     SILVER_SALES_LINES,
@@ -165,4 +181,5 @@ ALL_TABLES = (
     DQ_RESULTS,
     GOLD_DAILY_STORE_SALES,
     GOLD_DAILY_SALES_SUMMARY,
+    GOLD_DAILY_STORE_SKU_SALES,
 )

@@ -333,14 +333,14 @@ def to_online_sales_lines(orders_df: DataFrame, run_date: date) -> DataFrame:
     )
 
 
-def _sales_figures() -> list[Column]:
+def _sales_figures(transactions: bool = True) -> list[Column]:
     quantity, price = F.col("quantity"), F.col("unit_price")
     zero = F.lit(0).cast(AMOUNT)
     gross = F.sum(F.when(quantity > 0, quantity * price)).cast(AMOUNT)
     returns = F.sum(F.when(quantity < 0, -quantity * price)).cast(AMOUNT)
     discounts = F.sum("discount_amount").cast(AMOUNT)
     return [
-        F.countDistinct("transaction_id").alias("transactions"),
+        *([F.countDistinct("transaction_id").alias("transactions")] if transactions else []),
         F.count(F.lit(1)).alias("lines"),
         F.coalesce(F.sum(F.when(quantity > 0, quantity)), F.lit(0))
         .cast("long")
@@ -363,6 +363,14 @@ def daily_store_sales(sales_lines_df: DataFrame) -> DataFrame:
         sales_lines_df.where(F.col("channel") == CHANNEL_STORE)
         .groupBy("sale_date", "store_id")
         .agg(*_sales_figures())
+    )
+
+
+def daily_store_sku_sales(sales_lines_df: DataFrame) -> DataFrame:
+    """gold.daily_store_sku_sales: the figures (but transactions) per store, SKU and date, the
+    web shop (store 0) included."""
+    return sales_lines_df.groupBy("sale_date", "store_id", "sku", "channel").agg(
+        *_sales_figures(transactions=False)
     )
 
 
