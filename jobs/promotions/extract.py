@@ -83,7 +83,7 @@ def extract_daily_units(spark: SparkSession, lake_root: str, run_date: date) -> 
         dates = ", ".join(day.isoformat() for day in missing)
         raise MissingInputError(
             f"{GOLD_DAILY_STORE_SKU_SALES.name} has no store rows for {dates} "
-            f"(gold.daily_store_sales has): run sales-gold for those dates"
+            f"({GOLD_DAILY_STORE_SALES.name} has): run sales-gold for those dates"
         )
     return daily_df
 
@@ -101,5 +101,5 @@ def first_line_date(campaigns_df: DataFrame, run_date: date) -> date:
         F.min(F.date_sub("start_date", F.datediff("end_date", "start_date") + 1))
     ).first()
     if pre_start is not None and pre_start[0] is not None:
-        return min(run_date, pre_start[0])
+        return pre_start[0]  # a running campaign's pre-period starts before run_date
     return run_date
