@@ -138,10 +138,14 @@ def test_missing_store_files_and_rule_counts_are_recorded(
 def test_gold_daily_store_sales_equal_an_independent_computation(
     sales_lake: Path, dirty_landing: Path
 ) -> None:
-    expected = expected_daily_store_sales(dirty_landing)
     gold = table(sales_lake, "gold.daily_store_sales")  # read without Spark
-    gold["sale_date"] = gold.sale_date.astype(str)
-    gold = gold.set_index(["sale_date", "store_id"]).sort_index()
+    assert_same_figures(gold, expected_daily_store_sales(dirty_landing))
+
+
+def assert_same_figures(gold: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """gold's rows have expected's keys (its index) and, for each, the same figures."""
+    gold = gold.assign(sale_date=gold.sale_date.astype(str))
+    gold = gold.set_index(list(expected.index.names)).sort_index()
     expected = expected.sort_index()
     assert list(gold.index) == list(expected.index)
     for column in expected.columns:
@@ -156,15 +160,10 @@ def test_gold_store_sku_sales_equal_an_independent_computation(
         columns="transactions"
     )
     gold = table(sales_lake, "gold.daily_store_sku_sales")  # read without Spark
-    gold["sale_date"] = gold.sale_date.astype(str)
-    stores = gold[gold.channel == "STORE"].set_index(["sale_date", "store_id", "sku"]).sort_index()
-    assert list(stores.index) == list(expected.index)
-    for column in expected.columns:
-        actual_values = [Decimal(str(v)) for v in stores[column]]
-        assert actual_values == [Decimal(str(v)) for v in expected[column]], column
+    assert_same_figures(gold[gold.channel == "STORE"], expected)
     online = gold[gold.channel == "ONLINE"]
     assert set(online.store_id) == {0}
-    for day, day_rows in online.groupby("sale_date"):
+    for day, day_rows in online.groupby(online.sale_date.astype(str)):
         assert sum(day_rows.net_sales) == expected_online_net_sales(
             dirty_landing, date.fromisoformat(day)
         )
