@@ -333,6 +333,19 @@ def to_online_sales_lines(orders_df: DataFrame, run_date: date) -> DataFrame:
     )
 
 
+# The silver columns the gold tables are computed from (sales-gold reads only these).
+GOLD_INPUT_COLUMNS = (
+    "sale_date",
+    "store_id",
+    "channel",
+    "sku",
+    "transaction_id",
+    "quantity",
+    "unit_price",
+    "discount_amount",
+)
+
+
 def _sales_figures(transactions: bool = True) -> list[Column]:
     quantity, price = F.col("quantity"), F.col("unit_price")
     zero = F.lit(0).cast(AMOUNT)
