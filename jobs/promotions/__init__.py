@@ -56,13 +56,15 @@ def run(context: RunContext) -> dict[str, Any]:
         raise MissingInputError(
             f"gold.daily_sales_summary has no rows for {day}: run sales and sales-gold first"
         )
+    # The report reads the week's summary ten times and the store sales twice: small, read once.
+    summary_df = summary_df.cache()
     stores_df = extract_stores(spark, landing).cache()
     products_df = extract_products(spark, landing).cache()
     campaigns_df = extract_campaigns(spark, landing).cache()
     lines_df = extract_dates(
         spark, SILVER_SALES_LINES, lake, first_line_date(campaigns_df, day), day
     )
-    store_sales_df = extract_dates(spark, GOLD_DAILY_STORE_SALES, lake, last_week, day)
+    store_sales_df = extract_dates(spark, GOLD_DAILY_STORE_SALES, lake, last_week, day).cache()
     dq_df = extract_dates(spark, DQ_RESULTS, lake, day, day)
 
     velocity_df = load_date(
@@ -121,6 +123,6 @@ def run(context: RunContext) -> dict[str, Any]:
         "campaign_rows": performance_df.count(),
         "report_rows": report_df.count(),
     }
-    for df in (stores_df, products_df, campaigns_df):
+    for df in (stores_df, products_df, campaigns_df, summary_df, store_sales_df):
         df.unpersist()
     return counts
