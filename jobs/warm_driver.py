@@ -17,6 +17,8 @@ backend keeps one SparkApplication per task.
 - The task's `RETAILMAX_*` variables (conf, roots, salt) are set for its run only.
 - Runs are serial: at most one job at a time uses the session, as the local pool's one slot
   has it anyway. A task that arrives meanwhile waits for its turn.
+- What a run leaves cached (a run that fails or is cancelled does not reach its `unpersist`)
+  is dropped when it ends, so that the next run starts with the session's cache empty.
 - A client that goes away (the task killed, its timeout) has its Spark jobs cancelled until the
   run ends; a driver whose JVM has died answers no further run and exits, and the next task
   starts a new one.
@@ -345,6 +347,30 @@ def _session_alive() -> bool:
     return True
 
 
+def _active_session() -> Any:
+    """The driver's session (the jobs run in this, the main, thread), None if none started."""
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+def _clear_cache() -> None:
+    """Drops every cached frame: a run that fails or is cancelled does not reach its
+    `unpersist`, and the session outlives the run. Left cached, a frame would answer the next
+    run's read of the same files (Spark matches it by plan), however the files changed."""
+    session = _active_session()
+    if session is not None:
+        session.catalog.clearCache()
+
+
+def _cache_empty() -> bool | None:
+    """Whether the session caches nothing (None before the session starts)."""
+    session = _active_session()
+    if session is None:
+        return None
+    return bool(session._jsparkSession.sharedState().cacheManager().isEmpty())
+
+
 def serve(key: str, idle_seconds: float) -> NoReturn:
     """Listens on the key's socket and runs one request at a time until idle for
     `idle_seconds`, asked to stop, or its JVM has gone."""
@@ -378,13 +404,16 @@ def serve(key: str, idle_seconds: float) -> NoReturn:
                     log.info("asked to stop")
                     break
                 if op == "status":
-                    _send(connection, {"pid": os.getpid(), "runs": runs, "key": key})
+                    reply = {"pid": os.getpid(), "runs": runs, "key": key}
+                    _send(connection, {**reply, "cache_empty": _cache_empty()})
                     continue
                 if op != "run":
                     continue
                 runs += 1
                 code = _run_one(connection, request, runs)
                 alive = _session_alive()
+                if alive:
+                    _clear_cache()
                 with contextlib.suppress(OSError):
                     _send(connection, {"exit": code if alive else int(ExitCode.FAILURE)})
                     connection.shutdown(socket.SHUT_RDWR)  # wakes the watcher's recv

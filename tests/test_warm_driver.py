@@ -1,6 +1,7 @@
 """The local backend's warm driver (jobs/warm_driver.py), a real one: one process and session
 running runs one after another with each run's own roots, exit codes and one-line reasons
-passed back, a dead driver replaced by the next run, and a new driver for changed code or conf.
+passed back, a cancelled run's cache dropped, a dead driver replaced by the next run, and a new
+driver for changed code or conf.
 The Airflow side (six tasks of a day in one driver) is in test_airflow_run.py."""
 
 from __future__ import annotations
@@ -138,6 +139,10 @@ def test_a_killed_task_has_its_run_cancelled_and_a_rerun_ends_right(
         time.sleep(0.2)
     code = ended.search(log.read_text())
     assert code is not None and code.group(1) != "0", "the killed task's run was not cancelled"
+    # The cancelled run never reached its unpersist: the driver dropped what it had cached.
+    after = warm_driver.status()
+    assert after is not None and after["runs"] == int(run), after
+    assert after["cache_empty"] is True, "the cancelled run's cached frames outlived it"
     rerun = driver.run(shard, monkeypatch, lake)
     assert rerun[-1] == "0", rerun[-30:]
     expected = expected_daily_store_sales(clean_landing).loc[str(DAY)]

@@ -56,76 +56,73 @@ def run(context: RunContext) -> dict[str, Any]:
         raise MissingInputError(
             f"gold.daily_sales_summary has no rows for {day}: run sales and sales-gold first"
         )
-    # Small inputs read many times (the report scans the week's summary ten times and the store
-    # sales twice): read once. Unpersisted however the run ends (the warm driver's session
-    # outlives it).
+    # The report reads the week's summary ten times and the store sales twice: small, read once.
     summary_df = summary_df.cache()
     stores_df = extract_stores(spark, landing).cache()
     products_df = extract_products(spark, landing).cache()
     campaigns_df = extract_campaigns(spark, landing).cache()
+    lines_df = extract_dates(
+        spark, SILVER_SALES_LINES, lake, first_line_date(campaigns_df, day), day
+    )
     store_sales_df = extract_dates(spark, GOLD_DAILY_STORE_SALES, lake, last_week, day).cache()
-    try:
-        lines_df = extract_dates(
-            spark, SILVER_SALES_LINES, lake, first_line_date(campaigns_df, day), day
-        )
-        dq_df = extract_dates(spark, DQ_RESULTS, lake, day, day)
+    dq_df = extract_dates(spark, DQ_RESULTS, lake, day, day)
 
-        velocity_df = load_date(
-            spark,
-            transforms.product_velocity(
-                transforms.store_units(extract_daily_units(spark, lake, day), day),
-                transforms.store_stock(extract_stock_levels(spark, lake)),
+    velocity_df = load_date(
+        spark,
+        transforms.product_velocity(
+            transforms.store_units(extract_daily_units(spark, lake, day), day),
+            transforms.store_stock(extract_stock_levels(spark, lake)),
+            stores_df,
+            products_df,
+            day,
+        ),
+        PRODUCT_VELOCITY,
+        lake,
+        day,
+    )
+    candidates_df = load_date(
+        spark,
+        transforms.promotion_candidates(velocity_df, products_df, campaigns_df, day, conf),
+        PROMOTION_CANDIDATES,
+        lake,
+        day,
+    )
+    performance_df = load_date(
+        spark,
+        transforms.campaign_performance(
+            lines_df, products_df, campaigns_df, stores_df.count(), day
+        ),
+        CAMPAIGN_PERFORMANCE,
+        lake,
+        day,
+    )
+    report_df = load_date(
+        spark,
+        report_figures.report_rows(
+            day,
+            report_figures.ReportInputs(
+                summary_df,
+                store_sales_df,
                 stores_df,
                 products_df,
-                day,
+                velocity_df,
+                candidates_df,
+                performance_df,
+                dq_df,
             ),
-            PRODUCT_VELOCITY,
-            lake,
-            day,
-        )
-        candidates_df = load_date(
-            spark,
-            transforms.promotion_candidates(velocity_df, products_df, campaigns_df, day, conf),
-            PROMOTION_CANDIDATES,
-            lake,
-            day,
-        )
-        performance_df = load_date(
-            spark,
-            transforms.campaign_performance(
-                lines_df, products_df, campaigns_df, stores_df.count(), day
-            ),
-            CAMPAIGN_PERFORMANCE,
-            lake,
-            day,
-        )
-        report_df = load_date(
-            spark,
-            report_figures.report_rows(
-                day,
-                report_figures.ReportInputs(
-                    summary_df,
-                    store_sales_df,
-                    stores_df,
-                    products_df,
-                    velocity_df,
-                    candidates_df,
-                    performance_df,
-                    dq_df,
-                ),
-                conf,
-            ),
-            DAILY_SALES_REPORT,
-            lake,
-            day,
-        )
-        return {
-            "velocity_rows": velocity_df.count(),
-            "fast_movers": velocity_df.where(F.col("fast_mover")).count(),
-            "promotion_candidates": candidates_df.count(),
-            "campaign_rows": performance_df.count(),
-            "report_rows": report_df.count(),
-        }
-    finally:
-        for df in (summary_df, stores_df, products_df, campaigns_df, store_sales_df):
-            df.unpersist()
+            conf,
+        ),
+        DAILY_SALES_REPORT,
+        lake,
+        day,
+    )
+    counts = {
+        "velocity_rows": velocity_df.count(),
+        "fast_movers": velocity_df.where(F.col("fast_mover")).count(),
+        "promotion_candidates": candidates_df.count(),
+        "campaign_rows": performance_df.count(),
+        "report_rows": report_df.count(),
+    }
+    for df in (stores_df, products_df, campaigns_df, summary_df, store_sales_df):
+        df.unpersist()
+    return counts
