@@ -43,12 +43,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from jobs.cli import exit_now, stop_spark
 from jobs.cli import main as retailmax
 from jobs.errors import JOB_ERROR_PREFIX, ExitCode
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 PACKAGE = Path(__file__).resolve().parent
 # Where the sockets, locks and logs live: per user, never on a network (a Unix socket only).
@@ -347,7 +350,7 @@ def _session_alive() -> bool:
     return True
 
 
-def _active_session() -> Any:
+def _active_session() -> SparkSession | None:
     """The driver's session (the jobs run in this, the main, thread), None if none started."""
     from pyspark.sql import SparkSession
 
