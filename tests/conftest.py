@@ -85,6 +85,21 @@ def spark(local_settings: Settings) -> Iterator[object]:
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def _drop_cached_frames(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the shared session, drops what a job it ran left cached: a job
+    unpersists at its end, a failed one never gets there, and the session outlives the test.
+    Left cached, a frame would answer a later test's read of the same files, whatever they hold
+    by then. The warm driver does the same after each run (jobs/warm_driver.py)."""
+    yield
+    if "spark" in request.fixturenames:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        if session is not None:
+            session.catalog.clearCache()
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> Path:
     """A fresh, empty lake root for one test."""
