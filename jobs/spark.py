@@ -103,3 +103,16 @@ def get_spark(
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def drop_cached_frames() -> None:
+    """Drops every frame the process's session caches, if a session runs. For a session that
+    outlives the job runs made in it (the warm driver's, the tests'): a job unpersists what it
+    cached at its end, a run that fails or is cancelled never gets there, and a frame left
+    cached would answer a later read of the same files (Spark matches it by plan), however the
+    files changed."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.catalog.clearCache()

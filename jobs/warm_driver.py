@@ -43,15 +43,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from jobs.cli import exit_now, stop_spark
 from jobs.cli import main as retailmax
 from jobs.errors import JOB_ERROR_PREFIX, ExitCode
 from jobs.settings import PROJECT_ROOT, Settings, load_settings
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
 
 PACKAGE = Path(__file__).resolve().parent
 # Where the sockets, locks and logs live: per user, never on a network (a Unix socket only).
@@ -350,25 +347,11 @@ def _session_alive() -> bool:
     return True
 
 
-def _active_session() -> SparkSession | None:
-    """The driver's session (the jobs run in this, the main, thread), None if none started."""
-    from pyspark.sql import SparkSession
-
-    return SparkSession.getActiveSession()
-
-
-def _clear_cache() -> None:
-    """Drops every cached frame: a run that fails or is cancelled does not reach its
-    `unpersist`, and the session outlives the run. Left cached, a frame would answer the next
-    run's read of the same files (Spark matches it by plan), however the files changed."""
-    session = _active_session()
-    if session is not None:
-        session.catalog.clearCache()
-
-
 def _cache_empty() -> bool | None:
     """Whether the session caches nothing (None before the session starts)."""
-    session = _active_session()
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()  # the jobs run in this, the main, thread
     if session is None:
         return None
     return bool(session._jsparkSession.sharedState().cacheManager().isEmpty())
@@ -377,6 +360,8 @@ def _cache_empty() -> bool | None:
 def serve(key: str, idle_seconds: float) -> NoReturn:
     """Listens on the key's socket and runs one request at a time until idle for
     `idle_seconds`, asked to stop, or its JVM has gone."""
+    from jobs.spark import drop_cached_frames
+
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     handler = _CurrentStderr()
@@ -416,7 +401,7 @@ def serve(key: str, idle_seconds: float) -> NoReturn:
                 code = _run_one(connection, request, runs)
                 alive = _session_alive()
                 if alive:
-                    _clear_cache()
+                    drop_cached_frames()
                 with contextlib.suppress(OSError):
                     _send(connection, {"exit": code if alive else int(ExitCode.FAILURE)})
                     connection.shutdown(socket.SHUT_RDWR)  # wakes the watcher's recv

@@ -87,17 +87,13 @@ def spark(local_settings: Settings) -> Iterator[object]:
 
 @pytest.fixture(autouse=True)
 def _drop_cached_frames(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a test that used the shared session, drops what a job it ran left cached: a job
-    unpersists at its end, a failed one never gets there, and the session outlives the test.
-    Left cached, a frame would answer a later test's read of the same files, whatever they hold
-    by then. The warm driver does the same after each run (jobs/warm_driver.py)."""
+    """After a test that used the shared session, drops what a job it ran left cached (the
+    session outlives the test, as the warm driver's outlives a run: jobs.spark)."""
     yield
     if "spark" in request.fixturenames:
-        from pyspark.sql import SparkSession
+        from jobs.spark import drop_cached_frames
 
-        session = SparkSession.getActiveSession()
-        if session is not None:
-            session.catalog.clearCache()
+        drop_cached_frames()
 
 
 @pytest.fixture
